@@ -36,3 +36,13 @@ export interface InterruptController {
   /** The INTA cycle: returns the vector and moves the interrupt to in-service. */
   acknowledge(): number;
 }
+
+/**
+ * MSRs owned by the platform rather than the core (x2APIC registers 0x800-0x8FF, IA32_APIC_BASE).
+ * `rdmsr` returns undefined for an index it does not own; `wrmsr` returns false to request #GP.
+ */
+export interface MsrHandler {
+  rdmsr(index: number): bigint | undefined;
+  wrmsr(index: number, value: bigint): boolean;
+  owns(index: number): boolean;
+}
