@@ -1,0 +1,1200 @@
+import { Block, Instr } from './block';
+import * as K from './constants';
+import * as F from './flags';
+import type { InterruptController, MsrHandler, PhysicalBus, PortBus } from './interfaces';
+import { translate } from './paging';
+import { decodeBlock } from './decoder';
+import { deliverEvent, EVT_EXT, EVT_HW, EVT_NMI } from './interrupts';
+import { MsrFile } from './msr';
+import { CpuidTable } from './cpuid';
+
+/** Thrown (a single shared object, so nothing is allocated) to abandon the current instruction. */
+export const FAULT = { kind: 'fault' } as const;
+/** Thrown to leave the current block after a state change the block could not have foreseen. */
+export const BLOCK_EXIT = { kind: 'block-exit' } as const;
+
+const TLB_BITS = 12;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+const CANON = 0x800000000000; // 2^47
+const TWO32 = 0x100000000;
+/** Most instructions a block may hold: bounds interrupt latency and decode cost. */
+const MAX_BLOCK = 64;
+/** Code-tracking granule within a page (bytes). */
+const GRANULE_SHIFT = 5;
+
+/** Pending-event bits, tested once per block so the common case costs one compare. */
+export const EV_INTR = 1;
+export const EV_NMI = 2;
+export const EV_STOP = 4;
+export const EV_TLB = 8;
+
+/** Something that wants to see each instruction before it runs (trace, history). Off = null. */
+export interface StepObserver {
+  beforeInstruction(cpu: Cpu, lin: number): void;
+}
+
+/**
+ * The emulated x86-64 processor: architectural state, the memory pipeline (segmentation, TLB,
+ * paging) and the execution loop over cached decoded blocks. Platform objects come in through the
+ * interfaces; the CPU never knows which devices exist.
+ */
+export class Cpu {
+  // ---- general registers: low and high 32 bits of RAX..R15 ----
+  readonly r = new Int32Array(16);
+  readonly rh = new Int32Array(16);
+  /** RIP: unsigned 32-bit outside 64-bit mode, signed canonical number in 64-bit mode. */
+  rip = 0;
+
+  // ---- flags: stored bits plus the lazily evaluated arithmetic ones ----
+  flags = F.FIXED1;
+  lzOp = 0;
+  lzA = 0;
+  lzB = 0;
+  lzR = 0;
+  lzMask = 0;
+  lzSign = 0;
+  /** Carry-in of the last ADC/SBB. */
+  lzC = 0;
+  /** Which of the six arithmetic flags are to be derived from the lazy record. */
+  lzFlags = 0;
+
+  // ---- segment registers with hidden caches (0-5 ES..GS, 6 LDTR, 7 TR) ----
+  readonly segSel = new Uint16Array(8);
+  readonly segBase = new Float64Array(8);
+  readonly segLimit = new Float64Array(8);
+  /** VMX access-rights layout (constants AR_*). */
+  readonly segAr = new Int32Array(8);
+  /** Base used for address formation (0 for ES/CS/SS/DS in 64-bit mode). */
+  readonly effBase = new Float64Array(6);
+  /** Highest valid offset for reads / writes; -1 forces the slow checking path. */
+  readonly rdLim = new Float64Array(6);
+  readonly wrLim = new Float64Array(6);
+  gdtrBase = 0;
+  gdtrLimit = 0xFFFF;
+  idtrBase = 0;
+  idtrLimit = 0xFFFF;
+
+  // ---- control, debug and model-specific registers ----
+  cr0 = 0x60000010;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  cr8 = 0;
+  efer = 0;
+  readonly dr = new Float64Array(8);
+  readonly msrs: MsrFile;
+  readonly cpuid: CpuidTable;
+  /** TSC = tscBase + retired instructions: deterministic, one tick per instruction. */
+  tscBase = 0;
+  /** PAE page-directory-pointer entries, loaded when CR3 is written in PAE mode (lo/hi halves). */
+  readonly pdpte = new Int32Array(8);
+
+  // ---- derived mode state ----
+  cpl = 0;
+  /** Default operand/address size of the current code segment: 16, 32 or 64. */
+  bits = 16;
+  mode64 = false;
+  protectedMode = false;
+  v86 = false;
+  /** Interrupt shadow after STI / MOV SS / POP SS: interrupts blocked for one instruction. */
+  shadow = false;
+  nmiBlocked = false;
+  halted = false;
+  shutdown = false;
+  /** Physical address mask for the A20 gate (bit 20 cleared when A20 is disabled). */
+  a20Mask = -1;
+
+  // ---- execution ----
+  /** Instructions retired since reset. */
+  icount = 0;
+  events = 0;
+  stopReason: K.StopReason | null = null;
+  /** Why the run stopped, in words, for the user (triple fault cause etc.). */
+  stopDetail = '';
+  /** Exception vector and error code (-1 for none) of the fault being raised. */
+  faultVec = 0;
+  faultErr = -1;
+  /** Exception being delivered, for double-fault classification (-1 none). */
+  delivering = -1;
+  /** Execute one instruction per block (trace, single step, TF). */
+  singleStep = false;
+  observer: StepObserver | null = null;
+  /** Linear addresses of execution breakpoints; blocks are split so each starts a block. */
+  readonly breakpoints = new Set<number>();
+  /** Skip the breakpoint at the current RIP once (resuming from it). */
+  skipBreakpoint = false;
+  /** VMX non-root operation: intercept checks run only when true. */
+  nonRoot = false;
+
+  // ---- memory pipeline ----
+  readonly bus: PhysicalBus;
+  readonly io: PortBus;
+  readonly mem: Uint8Array;
+  readonly dv: DataView;
+  intc: InterruptController | null = null;
+  platformMsrs: MsrHandler | null = null;
+  readonly tlbRTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbROff = new Int32Array(TLB_SIZE);
+  readonly tlbWTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbWOff = new Int32Array(TLB_SIZE);
+  readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbXOff = new Int32Array(TLB_SIZE);
+  readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+  /** Some TLB entry came from a large page: INVLPG then flushes everything. */
+  tlbHasLarge = false;
+  /** CPL class the TLB was filled for (user vs supervisor). */
+  tlbUser = false;
+
+  // ---- decoded-code cache ----
+  private readonly blocks = new Map<number, Block>();
+  private readonly jcache: (Block | null)[] = new Array(4096).fill(null);
+  /** Per backing page: bitmap of 32-byte granules that hold decoded code (undefined = none). */
+  private readonly codeMap = new Map<number, Uint32Array>();
+  /** Per backing page: 1 when codeMap has an entry (fast test on the write slow path). */
+  private readonly codePage: Uint8Array;
+  private readonly pageBlocks = new Map<number, Block[]>();
+  /** Scratch for 64-bit reads: the high half of the last rd64. */
+  hi = 0;
+  /** Scratch for instruction decoding across page boundaries. */
+  private fetchLin = 0;
+
+  constructor(bus: PhysicalBus, io: PortBus) {
+    this.bus = bus;
+    this.io = io;
+    this.mem = bus.backing;
+    this.dv = new DataView(bus.backing.buffer, bus.backing.byteOffset, bus.backing.byteLength);
+    this.codePage = new Uint8Array(Math.ceil(bus.backing.length / 4096) + 1);
+    this.msrs = new MsrFile(this);
+    this.cpuid = new CpuidTable();
+    this.reset();
+  }
+
+  // =====================================================================================
+  // Reset and mode
+  // =====================================================================================
+
+  /** Architectural power-on state (SDM 9.1.1): real mode at FFFF:FFF0 with CS base FFFF0000. */
+  reset(): void {
+    this.r.fill(0);
+    this.rh.fill(0);
+    this.r[2] = 0x000806C1 | 0; // EDX = family/model/stepping, as CPUID.1:EAX
+    this.flags = F.FIXED1;
+    this.lzFlags = 0;
+    this.rip = 0xFFF0;
+    this.cr0 = 0x60000010;
+    this.cr2 = this.cr3 = this.cr4 = this.cr8 = 0;
+    this.efer = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xFFFF0FF0;
+    this.dr[7] = 0x400;
+    for (let s = 0; s < 6; s++) this.loadSegRaw(s, 0, 0, 0xFFFF, K.AR_P | K.AR_S | 3 | (s === K.SEG_CS ? 8 : 0));
+    this.loadSegRaw(K.SEG_CS, 0xF000, 0xFFFF0000, 0xFFFF, K.AR_P | K.AR_S | 0xB);
+    this.loadSegRaw(K.SEG_LDTR, 0, 0, 0xFFFF, K.AR_P | 2);
+    this.loadSegRaw(K.SEG_TR, 0, 0, 0xFFFF, K.AR_P | 0xB);
+    this.gdtrBase = this.idtrBase = 0;
+    this.gdtrLimit = this.idtrLimit = 0xFFFF;
+    this.halted = this.shutdown = this.shadow = this.nmiBlocked = false;
+    this.delivering = -1;
+    this.a20Mask = -1;
+    this.msrs.reset();
+    this.updateMode();
+    this.flushTlb(true);
+  }
+
+  /** Loads a segment cache directly (reset, VM entry/exit, loaders). */
+  loadSegRaw(s: number, sel: number, base: number, limit: number, ar: number): void {
+    this.segSel[s] = sel;
+    this.segBase[s] = base;
+    this.segLimit[s] = limit;
+    this.segAr[s] = ar;
+    if (s < 6) this.refreshSeg(s);
+  }
+
+  /** Recomputes the address-formation shortcuts of one segment register. */
+  refreshSeg(s: number): void {
+    const ar = this.segAr[s];
+    if (this.mode64) {
+      this.effBase[s] = s >= K.SEG_FS ? this.segBase[s] : 0;
+      this.rdLim[s] = Infinity;
+      this.wrLim[s] = Infinity;
+      return;
+    }
+    this.effBase[s] = this.segBase[s];
+    const limit = this.segLimit[s];
+    if (!this.protectedMode || this.v86) {
+      this.rdLim[s] = limit;
+      this.wrLim[s] = limit;
+      return;
+    }
+    if (ar & K.AR_UNUSABLE || !(ar & K.AR_P)) {
+      this.rdLim[s] = -1;
+      this.wrLim[s] = -1;
+      return;
+    }
+    const type = ar & 0xF;
+    if (type & 8) {
+      // code: readable when bit 1 set, never writable
+      this.rdLim[s] = type & 2 ? limit : -1;
+      this.wrLim[s] = -1;
+    } else if (type & 4) {
+      // expand-down data: the valid range is above the limit; checked on the slow path
+      this.rdLim[s] = -1;
+      this.wrLim[s] = -1;
+    } else {
+      this.rdLim[s] = limit;
+      this.wrLim[s] = type & 2 ? limit : -1;
+    }
+  }
+
+  /** Re-derives CPL, code size and mode flags after CR0, EFER, CS or EFLAGS.VM changed. */
+  updateMode(): void {
+    const pe = (this.cr0 & K.CR0_PE) !== 0;
+    this.protectedMode = pe;
+    this.v86 = pe && (this.flags & F.VM) !== 0;
+    const lma = (this.efer & K.EFER_LMA) !== 0;
+    const csAr = this.segAr[K.SEG_CS];
+    this.mode64 = lma && pe && (csAr & K.AR_L) !== 0;
+    if (this.mode64) this.bits = 64;
+    else if (!pe) this.bits = csAr & K.AR_DB ? 32 : 16;
+    else if (this.v86) this.bits = 16;
+    else this.bits = csAr & K.AR_DB ? 32 : 16;
+    if (!pe) this.cpl = 0;
+    else if (this.v86) this.cpl = 3;
+    else this.cpl = (csAr >> K.AR_DPL_SHIFT) & 3;
+    // SS.DPL is the architectural CPL in protected mode; CS.DPL differs only for conforming code
+    if (pe && !this.v86) this.cpl = (this.segAr[K.SEG_SS] >> K.AR_DPL_SHIFT) & 3;
+    for (let s = 0; s < 6; s++) this.refreshSeg(s);
+    const user = this.cpl === 3;
+    if (user !== this.tlbUser) {
+      this.tlbUser = user;
+      this.flushTlb(true);
+    }
+  }
+
+  // =====================================================================================
+  // Flags
+  // =====================================================================================
+
+  /** Records a lazily evaluated ALU result. size in bytes (1, 2, 4). */
+  setLazy(op: number, a: number, b: number, r: number, size: number): void {
+    this.lzOp = op;
+    this.lzA = a;
+    this.lzB = b;
+    this.lzR = r;
+    if (size === 4) {
+      this.lzMask = -1;
+      this.lzSign = 0x80000000 | 0;
+    } else if (size === 2) {
+      this.lzMask = 0xFFFF;
+      this.lzSign = 0x8000;
+    } else {
+      this.lzMask = 0xFF;
+      this.lzSign = 0x80;
+    }
+    this.lzFlags = F.ARITH;
+  }
+
+  /** As setLazy but CF keeps its current value (INC, DEC). */
+  setLazyKeepCF(op: number, a: number, b: number, r: number, size: number): void {
+    const cf = this.getCF();
+    this.flags = (this.flags & ~F.CF) | cf;
+    this.setLazy(op, a, b, r, size);
+    this.lzFlags = F.ARITH & ~F.CF;
+  }
+
+  /** Sets the arithmetic flags to exact values (shifts, multiplies, 64-bit ops). */
+  setArith(bits: number): void {
+    this.flags = (this.flags & ~F.ARITH) | (bits & F.ARITH);
+    this.lzFlags = 0;
+  }
+
+  getCF(): number {
+    if (!(this.lzFlags & F.CF)) return this.flags & F.CF;
+    const m = this.lzMask;
+    const a = (this.lzA & m) >>> 0;
+    switch (this.lzOp) {
+      case F.LZ_ADD: return ((this.lzR & m) >>> 0) < a ? 1 : 0;
+      case F.LZ_ADC: return this.lzC ? (((this.lzR & m) >>> 0) <= a ? 1 : 0) : (((this.lzR & m) >>> 0) < a ? 1 : 0);
+      case F.LZ_SUB: return a < ((this.lzB & m) >>> 0) ? 1 : 0;
+      case F.LZ_SBB: return this.lzC ? (a <= ((this.lzB & m) >>> 0) ? 1 : 0) : (a < ((this.lzB & m) >>> 0) ? 1 : 0);
+      default: return 0;
+    }
+  }
+
+  getZF(): number {
+    if (!(this.lzFlags & F.ZF)) return this.flags & F.ZF;
+    return (this.lzR & this.lzMask) === 0 ? F.ZF : 0;
+  }
+
+  getSF(): number {
+    if (!(this.lzFlags & F.SF)) return this.flags & F.SF;
+    return this.lzR & this.lzSign ? F.SF : 0;
+  }
+
+  getPF(): number {
+    if (!(this.lzFlags & F.PF)) return this.flags & F.PF;
+    return F.PARITY[this.lzR & 0xFF];
+  }
+
+  getAF(): number {
+    if (!(this.lzFlags & F.AF)) return this.flags & F.AF;
+    if (this.lzOp === F.LZ_LOGIC) return 0;
+    return (this.lzA ^ this.lzB ^ this.lzR) & F.AF;
+  }
+
+  getOF(): number {
+    if (!(this.lzFlags & F.OF)) return this.flags & F.OF;
+    const a = this.lzA, b = this.lzB, r = this.lzR, s = this.lzSign;
+    switch (this.lzOp) {
+      case F.LZ_ADD:
+      case F.LZ_ADC: return (a ^ r) & (b ^ r) & s ? F.OF : 0;
+      case F.LZ_SUB:
+      case F.LZ_SBB: return (a ^ b) & (a ^ r) & s ? F.OF : 0;
+      default: return 0;
+    }
+  }
+
+  /** The full EFLAGS value. */
+  getFlags(): number {
+    if (this.lzFlags === 0) return this.flags;
+    return (this.flags & ~F.ARITH) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
+  }
+
+  /** Writes EFLAGS bits selected by `mask`, keeping bit 1 set and unimplemented bits clear. */
+  setFlags(value: number, mask: number): void {
+    const cur = this.getFlags();
+    const before = cur;
+    this.flags = ((cur & ~mask) | (value & mask)) & F.IMPLEMENTED | F.FIXED1;
+    this.lzFlags = 0;
+    const changed = before ^ this.flags;
+    if (changed & F.VM) this.updateMode();
+    if (changed & F.IF && this.flags & F.IF) this.events |= EV_INTR;
+    if (changed & F.TF) this.singleStepChanged();
+  }
+
+  /** Evaluates condition code cc (0-15, the Jcc/SETcc/CMOVcc encoding). */
+  cond(cc: number): boolean {
+    let t: boolean;
+    switch (cc >> 1) {
+      case 0: t = this.getOF() !== 0; break;
+      case 1: t = this.getCF() !== 0; break;
+      case 2: t = this.getZF() !== 0; break;
+      case 3: t = this.getCF() !== 0 || this.getZF() !== 0; break;
+      case 4: t = this.getSF() !== 0; break;
+      case 5: t = this.getPF() !== 0; break;
+      case 6: t = (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+      default: t = this.getZF() !== 0 || (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+    }
+    return (cc & 1) !== 0 ? !t : t;
+  }
+
+  /** Called when TF or a debugger forced stepping changes. */
+  singleStepChanged(): void {
+    this.singleStep = (this.flags & F.TF) !== 0 || this.observer !== null || this.forceSingleStep;
+  }
+  forceSingleStep = false;
+
+  // =====================================================================================
+  // Registers
+  // =====================================================================================
+
+  /** Reads a general register of `size` bytes (8-bit indices 16-19 are AH..BH). Unsigned for 1/2. */
+  getReg(size: number, i: number): number {
+    switch (size) {
+      case 1: return i < 16 ? this.r[i] & 0xFF : (this.r[i - 16] >> 8) & 0xFF;
+      case 2: return this.r[i] & 0xFFFF;
+      default: return this.r[i];
+    }
+  }
+
+  setReg(size: number, i: number, v: number): void {
+    switch (size) {
+      case 1:
+        if (i < 16) this.r[i] = (this.r[i] & ~0xFF) | (v & 0xFF);
+        else this.r[i - 16] = (this.r[i - 16] & ~0xFF00) | ((v & 0xFF) << 8);
+        return;
+      case 2: this.r[i] = (this.r[i] & ~0xFFFF) | (v & 0xFFFF); return;
+      case 4: this.r[i] = v; this.rh[i] = 0; return;
+      default: this.r[i] = v; return; // size 8 callers set rh themselves
+    }
+  }
+
+  /** A 64-bit register as a signed number (exact within ±2^53), for addresses. */
+  reg64(i: number): number {
+    return this.rh[i] * TWO32 + (this.r[i] >>> 0);
+  }
+
+  /** A register read for address formation at the given address size. */
+  addrReg(i: number, asize: number): number {
+    if (asize === 8) return this.rh[i] * TWO32 + (this.r[i] >>> 0);
+    if (asize === 4) return this.r[i] >>> 0;
+    return this.r[i] & 0xFFFF;
+  }
+
+  /** Writes a register as an address-sized value (string-instruction pointers and counts). */
+  setAddrReg(i: number, asize: number, v: number): void {
+    if (asize === 8) {
+      // exact for |v| < 2^53: ToInt32 keeps the low 32 bits, floor division the two's-complement high half
+      this.r[i] = v | 0;
+      this.rh[i] = Math.floor(v / TWO32) | 0;
+    } else if (asize === 4) {
+      this.r[i] = v | 0;
+      this.rh[i] = 0;
+    } else {
+      this.r[i] = (this.r[i] & ~0xFFFF) | (v & 0xFFFF);
+    }
+  }
+
+  get rsp64(): number {
+    return this.rh[4] * TWO32 + (this.r[4] >>> 0);
+  }
+
+  /** Stack-pointer width in bytes: 8 in 64-bit mode, else from SS.B. */
+  stackSize(): number {
+    if (this.mode64) return 8;
+    return this.segAr[K.SEG_SS] & K.AR_DB ? 4 : 2;
+  }
+
+  // =====================================================================================
+  // Effective and linear addresses
+  // =====================================================================================
+
+  /** Effective address (offset within the segment) of a memory operand. */
+  ea(i: Instr): number {
+    const as = i.asize;
+    if (as === 4) {
+      let a = i.disp;
+      if (i.base >= 0) a += this.r[i.base];
+      if (i.index >= 0) a += this.r[i.index] << i.scale;
+      return a >>> 0;
+    }
+    if (as === 2) {
+      let a = i.disp;
+      if (i.base >= 0) a += this.r[i.base];
+      if (i.index >= 0) a += this.r[i.index];
+      return a & 0xFFFF;
+    }
+    return this.ea64(i);
+  }
+
+  private ea64(i: Instr): number {
+    let a = i.disp;
+    if (i.base >= 0) a += this.rh[i.base] * TWO32 + (this.r[i.base] >>> 0);
+    if (i.index >= 0) a += (this.rh[i.index] * TWO32 + (this.r[i.index] >>> 0)) * (1 << i.scale);
+    if (a >= -CANON && a < CANON) return a;
+    return this.ea64Exact(i);
+  }
+
+  /** Exact 64-bit address arithmetic for operands far from the canonical range. */
+  private ea64Exact(i: Instr): number {
+    let v = BigInt(i.disp);
+    if (i.base >= 0) v += (BigInt(this.rh[i.base]) << 32n) | BigInt(this.r[i.base] >>> 0);
+    if (i.index >= 0) v += ((BigInt(this.rh[i.index]) << 32n) | BigInt(this.r[i.index] >>> 0)) << BigInt(i.scale);
+    return Number(BigInt.asIntN(64, v));
+  }
+
+  /** Linear address for a read of `size` bytes at seg:off, after the segment checks. */
+  linR(s: number, off: number, size: number): number {
+    if (off + size - 1 > this.rdLim[s]) this.segCheckSlow(s, off, size, false);
+    if (this.mode64) {
+      const lin = this.effBase[s] + off;
+      if (lin < -CANON || lin >= CANON) this.canonicalFault(s, lin);
+      return lin;
+    }
+    return (this.effBase[s] + off) >>> 0;
+  }
+
+  linW(s: number, off: number, size: number): number {
+    if (off + size - 1 > this.wrLim[s]) this.segCheckSlow(s, off, size, true);
+    if (this.mode64) {
+      const lin = this.effBase[s] + off;
+      if (lin < -CANON || lin >= CANON) this.canonicalFault(s, lin);
+      return lin;
+    }
+    return (this.effBase[s] + off) >>> 0;
+  }
+
+  /** A 64-bit linear address outside the canonical range: #SS for stack accesses, else #GP. */
+  private canonicalFault(s: number, lin: number): never {
+    return this.raise(s === K.SEG_SS ? K.EXC_SS : K.EXC_GP, 0, `non-canonical address 0x${lin.toString(16)}`);
+  }
+
+  /** The precise segment check behind the fast limit compare. Returns when the access is allowed. */
+  segCheckSlow(s: number, off: number, size: number, write: boolean): void {
+    const vec = s === K.SEG_SS ? K.EXC_SS : K.EXC_GP;
+    if (this.mode64) return;
+    const ar = this.segAr[s];
+    const limit = this.segLimit[s];
+    if (this.protectedMode && !this.v86) {
+      if (ar & K.AR_UNUSABLE || !(ar & K.AR_P) || (this.segSel[s] & 0xFFFC) === 0 && s !== K.SEG_CS && s !== K.SEG_SS) {
+        this.raise(vec, 0, `${K.SEG_NAMES[s]} is a null selector`);
+      }
+      const type = ar & 0xF;
+      if (write && (type & 8 || !(type & 2))) this.raise(vec, 0, `write to a read-only ${K.SEG_NAMES[s]} segment`);
+      if (!write && (type & 0xA) === 8) this.raise(vec, 0, `read from an execute-only ${K.SEG_NAMES[s]} segment`);
+      if (!(type & 8) && type & 4) {
+        const upper = ar & K.AR_DB ? 0xFFFFFFFF : 0xFFFF;
+        if (off <= limit || off + size - 1 > upper) this.raise(vec, 0, `offset 0x${off.toString(16)} outside expand-down ${K.SEG_NAMES[s]}`);
+        return;
+      }
+    }
+    if (off + size - 1 > limit) this.raise(vec, 0, `offset 0x${off.toString(16)} beyond ${K.SEG_NAMES[s]} limit 0x${limit.toString(16)}`);
+  }
+
+  // =====================================================================================
+  // Memory access by segment and offset
+  // =====================================================================================
+
+  rd8(s: number, off: number): number { return this.rdLin8(this.linR(s, off, 1)); }
+  rd16(s: number, off: number): number { return this.rdLin16(this.linR(s, off, 2)); }
+  rd32(s: number, off: number): number { return this.rdLin32(this.linR(s, off, 4)); }
+  /** Reads 64 bits: returns the low half, the high half is left in `this.hi`. */
+  rd64(s: number, off: number): number {
+    const lin = this.linR(s, off, 8);
+    const lo = this.rdLin32(lin);
+    this.hi = this.rdLin32(this.linAdd(lin, 4));
+    return lo;
+  }
+  wr8(s: number, off: number, v: number): void { this.wrLin8(this.linW(s, off, 1), v); }
+  wr16(s: number, off: number, v: number): void { this.wrLin16(this.linW(s, off, 2), v); }
+  wr32(s: number, off: number, v: number): void { this.wrLin32(this.linW(s, off, 4), v); }
+  wr64(s: number, off: number, lo: number, hi: number): void {
+    const lin = this.linW(s, off, 8);
+    // probe both halves for write before changing memory, so a fault leaves nothing half-written
+    this.probeW(this.linAdd(lin, 4));
+    this.wrLin32(lin, lo);
+    this.wrLin32(this.linAdd(lin, 4), hi);
+  }
+  rd(size: number, s: number, off: number): number {
+    switch (size) {
+      case 1: return this.rd8(s, off);
+      case 2: return this.rd16(s, off);
+      default: return this.rd32(s, off);
+    }
+  }
+  wr(size: number, s: number, off: number, v: number): void {
+    switch (size) {
+      case 1: this.wr8(s, off, v); return;
+      case 2: this.wr16(s, off, v); return;
+      default: this.wr32(s, off, v); return;
+    }
+  }
+
+  /** lin + k in the current address space (wraps at 4 GiB outside 64-bit mode). */
+  linAdd(lin: number, k: number): number {
+    return this.mode64 ? lin + k : (lin + k) >>> 0;
+  }
+
+  // =====================================================================================
+  // Linear memory: TLB fast path, paging slow path
+  // =====================================================================================
+
+  rdLin8(lin: number): number {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbRTag[idx] === lin - po) return this.mem[this.tlbROff[idx] + po];
+    return this.rdLinSlow(lin, 1);
+  }
+
+  rdLin16(lin: number): number {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbRTag[idx] === lin - po && po < 0xFFF) return this.dv.getUint16(this.tlbROff[idx] + po, true);
+    return this.rdLinSlow(lin, 2);
+  }
+
+  rdLin32(lin: number): number {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbRTag[idx] === lin - po && po < 0xFFD) return this.dv.getInt32(this.tlbROff[idx] + po, true);
+    return this.rdLinSlow(lin, 4);
+  }
+
+  wrLin8(lin: number, v: number): void {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbWTag[idx] === lin - po) { this.mem[this.tlbWOff[idx] + po] = v; return; }
+    this.wrLinSlow(lin, 1, v);
+  }
+
+  wrLin16(lin: number, v: number): void {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbWTag[idx] === lin - po && po < 0xFFF) { this.dv.setUint16(this.tlbWOff[idx] + po, v, true); return; }
+    this.wrLinSlow(lin, 2, v);
+  }
+
+  wrLin32(lin: number, v: number): void {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbWTag[idx] === lin - po && po < 0xFFD) { this.dv.setInt32(this.tlbWOff[idx] + po, v, true); return; }
+    this.wrLinSlow(lin, 4, v);
+  }
+
+  /** Supervisor-mode (implicit) accesses: descriptor tables, TSS, IDT. */
+  rdSys32(lin: number): number {
+    const phys = this.xlate(lin, false, false, true);
+    return this.physRead(phys, 4);
+  }
+  rdSys16(lin: number): number {
+    const phys = this.xlate(lin, false, false, true);
+    return this.physRead(phys, 2);
+  }
+  rdSys8(lin: number): number {
+    return this.physRead(this.xlate(lin, false, false, true), 1);
+  }
+  wrSys32(lin: number, v: number): void {
+    this.physWrite(this.xlate(lin, true, false, true), 4, v);
+  }
+  wrSys16(lin: number, v: number): void {
+    this.physWrite(this.xlate(lin, true, false, true), 2, v);
+  }
+  wrSys8(lin: number, v: number): void {
+    this.physWrite(this.xlate(lin, true, false, true), 1, v);
+  }
+
+  /** Linear to physical with the current paging mode; raises #PF. */
+  xlate(lin: number, write: boolean, exec: boolean, supervisor = false): number {
+    if (!(this.cr0 & K.CR0_PG)) return this.mode64 ? lin : (lin >>> 0) & this.a20Mask;
+    return translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
+  }
+
+  /** Makes sure a write to `lin` would succeed (used before multi-part writes). */
+  probeW(lin: number): void {
+    const idx = (lin >>> 12) & TLB_MASK;
+    if (this.tlbWTag[idx] === lin - (lin & 0xFFF)) return;
+    this.xlate(lin, true, false);
+  }
+
+  private rdLinSlow(lin: number, size: number): number {
+    const po = lin & 0xFFF;
+    if (po + size > 0x1000) {
+      // crosses a page: assemble from bytes, each translated on its own
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8) | this.rdLin8(this.linAdd(lin, k));
+      return size === 4 ? v | 0 : v;
+    }
+    const phys = this.xlate(lin, false, false);
+    const host = this.bus.hostOffset(phys);
+    if (host >= 0) {
+      const idx = (lin >>> 12) & TLB_MASK;
+      this.tlbRTag[idx] = lin - po;
+      this.tlbROff[idx] = host - (host & 0xFFF);
+      this.tlbGlobal[idx] = this.lastWalkGlobal;
+      return this.hostRead(host, size);
+    }
+    return this.physRead(phys, size);
+  }
+
+  private wrLinSlow(lin: number, size: number, v: number): void {
+    const po = lin & 0xFFF;
+    if (po + size > 0x1000) {
+      // crosses a page: check both pages first so a fault leaves memory untouched
+      this.xlate(this.linAdd(lin, size - 1), true, false);
+      this.xlate(lin, true, false);
+      for (let k = 0; k < size; k++) this.wrLin8(this.linAdd(lin, k), (v >>> (8 * k)) & 0xFF);
+      return;
+    }
+    const phys = this.xlate(lin, true, false);
+    const host = this.bus.hostOffset(phys);
+    if (host >= 0 && !this.bus.isReadOnly(phys)) {
+      const page = host >>> 12;
+      if (this.codePage[page]) {
+        this.codeWritten(host, size);
+      } else {
+        const idx = (lin >>> 12) & TLB_MASK;
+        this.tlbWTag[idx] = lin - po;
+        this.tlbWOff[idx] = host - (host & 0xFFF);
+        this.tlbGlobal[idx] = this.lastWalkGlobal;
+      }
+      this.hostWrite(host, size, v);
+      return;
+    }
+    this.physWrite(phys, size, v);
+  }
+
+  /** Set by the page walker: the translation came from a global page. */
+  lastWalkGlobal = 0;
+
+  private hostRead(host: number, size: number): number {
+    if (size === 1) return this.mem[host];
+    if (size === 2) return this.dv.getUint16(host, true);
+    return this.dv.getInt32(host, true);
+  }
+
+  private hostWrite(host: number, size: number, v: number): void {
+    if (size === 1) this.mem[host] = v;
+    else if (size === 2) this.dv.setUint16(host, v, true);
+    else this.dv.setInt32(host, v, true);
+  }
+
+  /** Physical read (used by the page walker, VMX and slow paths). size 1, 2 or 4; 4 is signed. */
+  physRead(phys: number, size: number): number {
+    const host = this.bus.hostOffset(phys);
+    if (host >= 0 && (host & 0xFFF) + size <= 0x1000) return this.hostRead(host, size);
+    if (host >= 0 || (phys % 4096) + size > 4096) {
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8) | this.physRead(phys + k, 1);
+      return size === 4 ? v | 0 : v;
+    }
+    const v = this.bus.readSlow(phys, size);
+    return size === 4 ? v | 0 : v;
+  }
+
+  physWrite(phys: number, size: number, v: number): void {
+    const host = this.bus.hostOffset(phys);
+    if (host >= 0 && (host & 0xFFF) + size <= 0x1000) {
+      if (this.bus.isReadOnly(phys)) return;
+      if (this.codePage[host >>> 12]) this.codeWritten(host, size);
+      this.hostWrite(host, size, v);
+      return;
+    }
+    if (host >= 0 || (phys % 4096) + size > 4096) {
+      for (let k = 0; k < size; k++) this.physWrite(phys + k, 1, (v >>> (8 * k)) & 0xFF);
+      return;
+    }
+    this.bus.writeSlow(phys, size, size === 4 ? v >>> 0 : v);
+  }
+
+  /** Drops cached translations: all of them, or only non-global ones (MOV CR3 with PGE). */
+  flushTlb(all: boolean): void {
+    if (all || !(this.cr4 & K.CR4_PGE)) {
+      this.tlbRTag.fill(-1);
+      this.tlbWTag.fill(-1);
+      this.tlbXTag.fill(-1);
+      this.tlbHasLarge = false;
+      return;
+    }
+    for (let k = 0; k < TLB_SIZE; k++) {
+      if (!this.tlbGlobal[k]) {
+        this.tlbRTag[k] = -1;
+        this.tlbWTag[k] = -1;
+        this.tlbXTag[k] = -1;
+      }
+    }
+  }
+
+  /** INVLPG: drops the translation for one page (all of them if a large page may cover it). */
+  invlpg(lin: number): void {
+    if (this.tlbHasLarge) { this.flushTlb(true); return; }
+    const idx = (lin >>> 12) & TLB_MASK;
+    this.tlbRTag[idx] = this.tlbWTag[idx] = this.tlbXTag[idx] = -1;
+  }
+
+  // =====================================================================================
+  // Decoded-code cache and self-modifying code
+  // =====================================================================================
+
+  /** A write hit a page holding decoded code: drop the blocks whose bytes it touches. */
+  private codeWritten(host: number, size: number): void {
+    const page = host >>> 12;
+    const map = this.codeMap.get(page);
+    if (!map) return;
+    const first = (host & 0xFFF) >>> GRANULE_SHIFT;
+    const last = ((host & 0xFFF) + size - 1) >>> GRANULE_SHIFT;
+    let hit = false;
+    for (let g = first; g <= last && g < 128; g++) if (map[g >>> 5] & (1 << (g & 31))) hit = true;
+    if (!hit) return;
+    this.invalidateCodePage(page);
+  }
+
+  /** Forgets every block decoded from one backing page. */
+  invalidateCodePage(page: number): void {
+    const list = this.pageBlocks.get(page);
+    if (list) {
+      for (const b of list) {
+        b.valid = false;
+        this.blocks.delete(b.hostOff);
+        b.hostOff = -2; // never matches a lookup again (the jump cache may still hold it)
+        // a block still running (the writer itself) must stop at its next instruction
+        for (const ins of b.instrs) ins.fn = smcExit;
+      }
+      this.pageBlocks.delete(page);
+    }
+    this.codeMap.delete(page);
+    this.codePage[page] = 0;
+  }
+
+  /** Drops every decoded block (mode-wide changes, breakpoint edits). */
+  flushCode(): void {
+    for (const page of [...this.pageBlocks.keys()]) this.invalidateCodePage(page);
+    this.jcache.fill(null);
+  }
+
+  private registerBlock(b: Block): void {
+    const page = b.hostOff >>> 12;
+    this.blocks.set(b.hostOff, b);
+    let list = this.pageBlocks.get(page);
+    if (!list) {
+      list = [];
+      this.pageBlocks.set(page, list);
+    }
+    list.push(b);
+    let map = this.codeMap.get(page);
+    if (!map) {
+      map = new Uint32Array(4);
+      this.codeMap.set(page, map);
+      // writes to this page must now take the checking path
+      if (!this.codePage[page]) {
+        this.codePage[page] = 1;
+        this.tlbWTag.fill(-1);
+      }
+    }
+    const first = (b.hostOff & 0xFFF) >>> GRANULE_SHIFT;
+    const last = ((b.hostEnd - 1) & 0xFFF) >>> GRANULE_SHIFT;
+    for (let g = first; g <= last; g++) map[g >>> 5] |= 1 << (g & 31);
+  }
+
+  /** Reads one instruction byte at a linear address (decoder's fetch; checks execute rights). */
+  fetchByte(lin: number): number {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbXTag[idx] === lin - po) return this.mem[this.tlbXOff[idx] + po];
+    const phys = this.xlate(lin, false, true);
+    const host = this.bus.hostOffset(phys);
+    if (host < 0) return this.bus.readSlow(phys, 1) & 0xFF;
+    this.tlbXTag[idx] = lin - po;
+    this.tlbXOff[idx] = host - (host & 0xFFF);
+    this.tlbGlobal[idx] = this.lastWalkGlobal;
+    return this.mem[host];
+  }
+
+  /** Host offset of the code byte at `lin`, or -1 when it is not in RAM/ROM. */
+  private codeHost(lin: number): number {
+    const idx = (lin >>> 12) & TLB_MASK;
+    const po = lin & 0xFFF;
+    if (this.tlbXTag[idx] === lin - po) return this.tlbXOff[idx] + po;
+    this.fetchByte(lin);
+    if (this.tlbXTag[idx] === lin - po) return this.tlbXOff[idx] + po;
+    return -1;
+  }
+
+  /** Finds or decodes the block starting at the current CS:RIP. */
+  private lookupBlock(): Block {
+    const rip = this.rip;
+    const lin = this.mode64 ? this.effBase[K.SEG_CS] + rip : (this.segBase[K.SEG_CS] + rip) >>> 0;
+    const host = this.codeHost(lin);
+    if (host >= 0) {
+      const slot = (host ^ (host >>> 12)) & 4095;
+      const cached = this.jcache[slot];
+      if (cached !== null && cached.hostOff === host && cached.rip === rip && cached.bits === this.bits) return cached;
+      let b = this.blocks.get(host);
+      if (b === undefined || b.rip !== rip || b.bits !== this.bits) {
+        if (b !== undefined) this.invalidateCodePage(host >>> 12);
+        b = this.buildBlock(lin, host);
+      }
+      this.jcache[slot] = b;
+      return b;
+    }
+    return this.buildBlock(lin, -1);
+  }
+
+  private buildBlock(lin: number, host: number): Block {
+    const b = new Block();
+    b.rip = this.rip;
+    b.bits = this.bits;
+    b.hostOff = host;
+    const max = this.singleStep || host < 0 ? 1 : MAX_BLOCK;
+    decodeBlock(this, b, lin, max);
+    if (this.breakpoints.size && this.breakpoints.has(lin)) b.bp = true;
+    if (host >= 0 && b.hostEnd > 0) this.registerBlock(b);
+    else b.hostOff = -1;
+    return b;
+  }
+
+  readTsc(): number {
+    return this.tscBase + this.icount;
+  }
+
+  /** Linear address of the current instruction. */
+  linearRip(): number {
+    return this.mode64 ? this.effBase[K.SEG_CS] + this.rip : (this.segBase[K.SEG_CS] + this.rip) >>> 0;
+  }
+
+  // =====================================================================================
+  // Execution
+  // =====================================================================================
+
+  /**
+   * Runs until `limit` instructions have retired in total (icount) or something stops the CPU.
+   * Returns why it stopped; 'limit' when the budget ran out.
+   */
+  run(limit: number): K.StopReason {
+    this.stopReason = null;
+    while (this.icount < limit) {
+      if (this.events !== 0 || this.shadow) {
+        this.serviceEvents();
+        if (this.stopReason !== null) return this.stopReason;
+      }
+      if (this.halted) return 'halt';
+      let blk: Block | null = null;
+      let k = 0;
+      try {
+        blk = this.lookupBlock();
+        if (blk.bp) {
+          if (!this.skipBreakpoint) return (this.stopReason = 'breakpoint');
+          this.skipBreakpoint = false;
+        }
+        const instrs = blk.instrs;
+        let n = instrs.length;
+        const left = limit - this.icount;
+        if (n > left) n = left;
+        if (this.singleStep) {
+          this.stepInstruction(instrs[0], n === instrs.length ? blk.nextRip : instrs[1].rip);
+          k = 1;
+          this.icount += 1;
+          continue;
+        }
+        this.rip = n === instrs.length ? blk.nextRip : instrs[n].rip;
+        for (; k < n; k++) {
+          const ins = instrs[k];
+          ins.fn(this, ins);
+        }
+        this.icount += n;
+      } catch (e) {
+        this.icount += k;
+        if (e === BLOCK_EXIT) continue;
+        if (e !== FAULT) throw e;
+        if (blk !== null && k < blk.instrs.length) this.rip = blk.instrs[k].rip;
+        this.deliverFault();
+      }
+      if (this.stopReason !== null) return this.stopReason;
+    }
+    return 'limit';
+  }
+
+  /** The slow path for one instruction: observers, then the TF single-step trap (SDM 17.3.1.4). */
+  private stepInstruction(ins: Instr, next: number): void {
+    if (this.observer !== null) this.observer.beforeInstruction(this, this.linearRip());
+    const tf = this.flags & F.TF;
+    this.rip = next;
+    ins.fn(this, ins);
+    if (tf && !this.halted) {
+      this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
+      this.icount += 1;
+      try {
+        this.deliver(K.EXC_DB, -1, EVT_HW);
+      } finally {
+        this.icount -= 1;
+      }
+    }
+  }
+
+  /** Executes exactly one instruction (debugger step); returns the stop reason or null. */
+  step(): K.StopReason | null {
+    const before = this.forceSingleStep;
+    this.forceSingleStep = true;
+    this.singleStepChanged();
+    const skip = this.skipBreakpoint;
+    this.skipBreakpoint = true;
+    try {
+      const r = this.run(this.icount + 1);
+      return r === 'limit' ? null : r;
+    } finally {
+      this.forceSingleStep = before;
+      this.singleStepChanged();
+      if (!skip) this.skipBreakpoint = false;
+    }
+  }
+
+  /** Interrupts, NMIs and stop requests, checked between blocks. */
+  private serviceEvents(): void {
+    if (this.shadow) {
+      // the instruction after STI / MOV SS runs before any interrupt is recognised
+      this.shadow = false;
+      return;
+    }
+    if (this.events & EV_STOP) {
+      this.events &= ~EV_STOP;
+      this.stopReason = 'stop';
+      return;
+    }
+    if (this.events & EV_NMI && !this.nmiBlocked) {
+      this.events &= ~EV_NMI;
+      this.halted = false;
+      this.nmiBlocked = true;
+      this.deliver(2, -1, EVT_NMI);
+      return;
+    }
+    if (this.events & EV_INTR) {
+      if (!this.intc || !this.intc.hasInterrupt()) {
+        this.events &= ~EV_INTR;
+        return;
+      }
+      if (this.flags & F.IF) {
+        this.halted = false;
+        const vec = this.intc.acknowledge();
+        this.deliver(vec, -1, EVT_EXT);
+        // keep polling: another interrupt may be pending behind this one
+        return;
+      }
+      // IF=0: forget the line until IF is set again (STI/POPF/IRET re-raise EV_INTR)
+      this.events &= ~EV_INTR;
+    }
+  }
+
+  /** The machine calls this when an interrupt controller's output may have changed. */
+  raiseIntrLine(): void {
+    this.events |= EV_INTR;
+  }
+
+  raiseNmi(): void {
+    this.events |= EV_NMI;
+  }
+
+  /** Asks the run loop to return 'stop' at the next block boundary. */
+  requestStop(detail = ''): void {
+    this.events |= EV_STOP;
+    if (detail) this.stopDetail = detail;
+  }
+
+  /** Records an exception and abandons the instruction. */
+  raise(vec: number, err = -1, why = ''): never {
+    this.faultVec = vec;
+    this.faultErr = err;
+    this.faultWhy = why;
+    throw FAULT;
+  }
+  faultWhy = '';
+
+  /** Delivers the fault recorded by raise(), applying the double- and triple-fault rules. */
+  private deliverFault(): void {
+    let vec = this.faultVec;
+    let err = this.faultErr;
+    for (;;) {
+      try {
+        this.deliver(vec, err, EVT_HW);
+        return;
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        const second = this.faultVec;
+        const first = vec;
+        if (first === K.EXC_DF) {
+          this.enterShutdown(`triple fault: ${K.EXCEPTION_NAMES[second] ?? 'vector ' + second} while delivering #DF (${this.faultWhy})`);
+          return;
+        }
+        const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
+        if ((contributory(first) && contributory(second)) || (first === K.EXC_PF && (contributory(second) || second === K.EXC_PF))) {
+          vec = K.EXC_DF;
+          err = 0;
+        } else {
+          vec = second;
+          err = this.faultErr;
+        }
+      }
+    }
+  }
+
+  /** Delivers an event now (exception, interrupt, software INT): see interrupts.ts. */
+  deliver(vec: number, err: number, kind: number, nextRip = this.rip): void {
+    this.delivering = vec;
+    try {
+      deliverEvent(this, vec, err, kind, nextRip);
+    } finally {
+      this.delivering = -1;
+    }
+  }
+
+  /** Triple fault or an explicit shutdown: the CPU stops until reset. */
+  enterShutdown(why: string): void {
+    this.shutdown = true;
+    this.halted = true;
+    this.stopReason = 'shutdown';
+    this.stopDetail = why;
+  }
+
+  /** Port I/O with the protected-mode permission checks (IOPL, TSS I/O bitmap). */
+  portIn(port: number, size: number): number {
+    if (this.needsIoCheck()) this.checkIoPermission(port, size);
+    return this.io.in(port, size);
+  }
+
+  portOut(port: number, size: number, v: number): void {
+    if (this.needsIoCheck()) this.checkIoPermission(port, size);
+    this.io.out(port, size, size === 4 ? v >>> 0 : v & (size === 1 ? 0xFF : 0xFFFF));
+  }
+
+  private needsIoCheck(): boolean {
+    return this.protectedMode && (this.v86 || this.cpl > ((this.flags >> 12) & 3));
+  }
+
+  /** SDM 19.5.2: every bit for the accessed ports in the TSS I/O permission bitmap must be 0. */
+  private checkIoPermission(port: number, size: number): void {
+    const trType = this.segAr[K.SEG_TR] & 0xF;
+    if (trType !== 0x9 && trType !== 0xB) this.raise(K.EXC_GP, 0, 'I/O permission: no 32-bit TSS');
+    const limit = this.segLimit[K.SEG_TR];
+    if (limit < 0x67) this.raise(K.EXC_GP, 0, 'I/O permission: TSS too small for an I/O map');
+    const base = this.segBase[K.SEG_TR];
+    const mapBase = this.rdSys16(this.mode64 ? base + 0x66 : (base + 0x66) >>> 0);
+    const byteOff = mapBase + (port >>> 3);
+    if (byteOff + 1 > limit) this.raise(K.EXC_GP, 0, `I/O permission: port 0x${port.toString(16)} beyond the TSS I/O map`);
+    const lin = this.mode64 ? base + byteOff : (base + byteOff) >>> 0;
+    const bits = this.rdSys16(lin);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) this.raise(K.EXC_GP, 0, `I/O permission: port 0x${port.toString(16)} denied by the TSS I/O map`);
+  }
+
+  // =====================================================================================
+  // Stack
+  // =====================================================================================
+
+  /** Pushes `size` bytes (2, 4 or 8; for 8 `hi` is the high half). */
+  push(size: number, v: number, hi = 0): void {
+    const ss = this.stackSize();
+    if (ss === 8) {
+      const sp = this.rsp64 - size;
+      if (size === 8) this.wr64(K.SEG_SS, sp, v, hi);
+      else this.wr(size, K.SEG_SS, sp, v);
+      this.setAddrReg(4, 8, sp);
+      return;
+    }
+    if (ss === 4) {
+      const sp = ((this.r[4] >>> 0) - size) >>> 0;
+      if (size === 8) this.wr64(K.SEG_SS, sp, v, hi);
+      else this.wr(size, K.SEG_SS, sp, v);
+      this.r[4] = sp | 0;
+      this.rh[4] = 0;
+      return;
+    }
+    const sp = (this.r[4] - size) & 0xFFFF;
+    this.wr(size, K.SEG_SS, sp, v);
+    this.r[4] = (this.r[4] & ~0xFFFF) | sp;
+  }
+
+  /** Pops `size` bytes; for 8 the high half is left in `hi`. */
+  pop(size: number): number {
+    const ss = this.stackSize();
+    let v: number;
+    if (ss === 8) {
+      const sp = this.rsp64;
+      v = size === 8 ? this.rd64(K.SEG_SS, sp) : this.rd(size, K.SEG_SS, sp);
+      this.setAddrReg(4, 8, sp + size);
+      return v;
+    }
+    if (ss === 4) {
+      const sp = this.r[4] >>> 0;
+      v = size === 8 ? this.rd64(K.SEG_SS, sp) : this.rd(size, K.SEG_SS, sp);
+      this.r[4] = (sp + size) | 0;
+      this.rh[4] = 0;
+      return v;
+    }
+    const sp = this.r[4] & 0xFFFF;
+    v = this.rd(size, K.SEG_SS, sp);
+    this.r[4] = (this.r[4] & ~0xFFFF) | ((sp + size) & 0xFFFF);
+    return v;
+  }
+
+  /** Reads the stack at RSP + offset without popping. */
+  peek(size: number, offset: number): number {
+    const ss = this.stackSize();
+    const sp = ss === 8 ? this.rsp64 + offset : ss === 4 ? ((this.r[4] >>> 0) + offset) >>> 0 : (this.r[4] + offset) & 0xFFFF;
+    return size === 8 ? this.rd64(K.SEG_SS, sp) : this.rd(size, K.SEG_SS, sp);
+  }
+}
+
+/** Replaces the handlers of an invalidated block: leave it and re-decode from this instruction. */
+function smcExit(c: Cpu, i: Instr): void {
+  c.rip = i.rip;
+  throw BLOCK_EXIT;
+}

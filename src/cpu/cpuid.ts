@@ -1,0 +1,65 @@
+import type { Cpu } from './cpu';
+
+/**
+ * CPUID (SDM vol. 2 CPUID): reports exactly what this core emulates. Higher layers (VMX, the CPU
+ * model chosen by name) adjust bits through `set`/`override`; the debugger shows the same table.
+ */
+
+/** CPUID.1:EDX features: VME DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. */
+const LEAF1_EDX = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
+  (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 17);
+/** CPUID.1:ECX: CX16 (13), x2APIC (21), MOVBE (22), POPCNT (23). VMX (5) is added by the VMX layer. */
+const LEAF1_ECX = (1 << 13) | (1 << 21) | (1 << 22) | (1 << 23);
+/** CPUID.7.0:EBX: FSGSBASE (0), BMI1 (3), SMEP (7), BMI2 (8), SMAP (20). */
+const LEAF7_EBX = (1 << 0) | (1 << 3) | (1 << 7) | (1 << 8) | (1 << 20);
+/** CPUID.80000001:EDX: SYSCALL (11), NX (20), 1 GiB pages (26), RDTSCP (27), LM (29). */
+const EXT1_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
+/** CPUID.80000001:ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5). */
+const EXT1_ECX = (1 << 0) | (1 << 5);
+
+export const BRAND = 'vmx-debug emulated x86-64 CPU';
+
+function str4(s: string, k: number): number {
+  let v = 0;
+  for (let j = 3; j >= 0; j--) v = (v << 8) | (s.charCodeAt(k + j) || 0);
+  return v | 0;
+}
+
+export class CpuidTable {
+  /** Explicit results by "leaf:subleaf" that replace the computed ones (monitor configuration). */
+  readonly overrides = new Map<string, [number, number, number, number]>();
+  leaf1Ecx = LEAF1_ECX;
+  leaf1Edx = LEAF1_EDX;
+  /** Family 6, model 0x8C-like signature (Tiger Lake client). */
+  signature = 0x000806C1;
+
+  /** Returns [EAX, EBX, ECX, EDX]. */
+  query(leaf: number, sub: number, c: Cpu): [number, number, number, number] {
+    const o = this.overrides.get(`${leaf >>> 0}:${sub >>> 0}`) ?? this.overrides.get(`${leaf >>> 0}:*`);
+    if (o) return [o[0] | 0, o[1] | 0, o[2] | 0, o[3] | 0];
+    const apicId = 0;
+    switch (leaf >>> 0) {
+      case 0: return [0xD, str4('Genu', 0), str4('ntel', 0), str4('ineI', 0)];
+      case 1: {
+        const ebx = (apicId << 24) | (1 << 16) | (8 << 8); // one logical CPU, CLFLUSH line 64 bytes
+        const osxsave = 0;
+        return [this.signature, ebx, this.leaf1Ecx | osxsave, this.leaf1Edx];
+      }
+      case 7: return sub === 0 ? [0, LEAF7_EBX, 0, 0] : [0, 0, 0, 0];
+      case 0xB: case 0xD: case 2: case 4: case 5: case 6: case 0xA: return [0, 0, 0, 0];
+      case 0x80000000: return [0x80000008 | 0, 0, 0, 0];
+      case 0x80000001: return [0, 0, EXT1_ECX, EXT1_EDX];
+      case 0x80000002: case 0x80000003: case 0x80000004: {
+        const s = BRAND.padEnd(48, '\0');
+        const base = ((leaf >>> 0) - 0x80000002) * 16;
+        return [str4(s, base), str4(s, base + 4), str4(s, base + 8), str4(s, base + 12)];
+      }
+      case 0x80000006: return [0, 0, 0, 0];
+      case 0x80000008: return [(48 << 8) | 39, 0, 0, 0];
+    }
+    // leaves above the maximum return the highest basic leaf's data (Intel behaviour)
+    void c;
+    if ((leaf >>> 0) < 0x80000000) return [0, 0, 0, 0];
+    return [0, 0, 0, 0];
+  }
+}
