@@ -111,4 +111,5 @@ export type StopReason =
   | 'shutdown'    // triple fault or shutdown activity state
   | 'stop'        // the platform asked to stop (exit device, reset, debugger)
   | 'breakpoint'  // an execution breakpoint was reached
-  | 'watchpoint'; // a data breakpoint was hit
+  | 'watchpoint'  // a data breakpoint was hit
+  | 'exception';  // an exception the observer asked to stop on (cpu.onException)

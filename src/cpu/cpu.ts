@@ -1058,10 +1058,20 @@ export class Cpu {
   }
   faultWhy = '';
 
+  /**
+   * Consulted before an exception is delivered: returning true stops the run with reason
+   * 'exception' and RIP at the faulting instruction (debugger "break on exception", test harness).
+   */
+  onException: ((vec: number, err: number, why: string) => boolean) | null = null;
+
   /** Delivers the fault recorded by raise(), applying the double- and triple-fault rules. */
   private deliverFault(): void {
     let vec = this.faultVec;
     let err = this.faultErr;
+    if (this.onException !== null && this.onException(vec, err, this.faultWhy)) {
+      this.stopReason = 'exception';
+      return;
+    }
     for (;;) {
       try {
         this.deliver(vec, err, EVT_HW);
