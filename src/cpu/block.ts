@@ -49,7 +49,11 @@ export class Instr {
   cc = 0;
   /** Segment override prefix given (-1 none). */
   segOverride = -1;
-  /** Original handler, kept so a block invalidated under our feet can be told apart. */
+  /**
+   * Non-zero for the few hottest forms the run loop executes inline (see fastpath.ts); 0 means
+   * "call fn". Inline forms must behave exactly like their handler.
+   */
+  kind = 0;
   constructor(fn: Handler) {
     this.fn = fn;
   }
@@ -70,4 +74,9 @@ export class Block {
   /** A breakpoint sits on the first instruction. */
   bp = false;
   valid = true;
+  /** The last two blocks that followed this one, with the code epoch they were found in. */
+  succ0: Block | null = null;
+  succ1: Block | null = null;
+  epoch0 = -1;
+  epoch1 = -1;
 }

@@ -7,6 +7,7 @@ import { decodeBlock } from './decoder';
 import { deliverEvent, EVT_EXT, EVT_HW, EVT_NMI } from './interrupts';
 import { MsrFile } from './msr';
 import { CpuidTable } from './cpuid';
+import * as FP from './fastpath';
 
 /** Thrown (a single shared object, so nothing is allocated) to abandon the current instruction. */
 export const FAULT = { kind: 'fault' } as const;
@@ -28,6 +29,8 @@ export const EV_INTR = 1;
 export const EV_NMI = 2;
 export const EV_STOP = 4;
 export const EV_TLB = 8;
+/** Something in the CPU state needs a look (halt, shutdown, interrupt shadow). */
+export const EV_ATTN = 16;
 
 /** Something that wants to see each instruction before it runs (trace, history). Off = null. */
 export interface StepObserver {
@@ -48,16 +51,16 @@ export class Cpu {
 
   // ---- flags: stored bits plus the lazily evaluated arithmetic ones ----
   flags = F.FIXED1;
+  /**
+   * The last flag-setting ALU operation: (kind << 4) | size, or 0 when the arithmetic flags in
+   * `flags` are exact. One field so an ALU instruction costs as few stores as possible.
+   */
   lzOp = 0;
   lzA = 0;
   lzB = 0;
   lzR = 0;
-  lzMask = 0;
-  lzSign = 0;
   /** Carry-in of the last ADC/SBB. */
   lzC = 0;
-  /** Which of the six arithmetic flags are to be derived from the lazy record. */
-  lzFlags = 0;
 
   // ---- segment registers with hidden caches (0-5 ES..GS, 6 LDTR, 7 TR) ----
   readonly segSel = new Uint16Array(8);
@@ -97,10 +100,8 @@ export class Cpu {
   mode64 = false;
   protectedMode = false;
   v86 = false;
-  /** Interrupt shadow after STI / MOV SS / POP SS: interrupts blocked for one instruction. */
-  shadow = false;
   nmiBlocked = false;
-  halted = false;
+  private _halted = false;
   shutdown = false;
   /** Physical address mask for the A20 gate (bit 20 cleared when A20 is disabled). */
   a20Mask = -1;
@@ -180,7 +181,7 @@ export class Cpu {
     this.rh.fill(0);
     this.r[2] = 0x000806C1 | 0; // EDX = family/model/stepping, as CPUID.1:EAX
     this.flags = F.FIXED1;
-    this.lzFlags = 0;
+    this.lzOp = 0;
     this.rip = 0xFFF0;
     this.cr0 = 0x60000010;
     this.cr2 = this.cr3 = this.cr4 = this.cr8 = 0;
@@ -213,6 +214,7 @@ export class Cpu {
 
   /** Recomputes the address-formation shortcuts of one segment register. */
   refreshSeg(s: number): void {
+    if (s === K.SEG_CS) this.codeEpoch++;
     const ar = this.segAr[s];
     if (this.mode64) {
       this.effBase[s] = s >= K.SEG_FS ? this.segBase[s] : 0;
@@ -249,6 +251,7 @@ export class Cpu {
 
   /** Re-derives CPL, code size and mode flags after CR0, EFER, CS or EFLAGS.VM changed. */
   updateMode(): void {
+    this.codeEpoch++;
     const pe = (this.cr0 & K.CR0_PE) !== 0;
     this.protectedMode = pe;
     this.v86 = pe && (this.flags & F.VM) !== 0;
@@ -276,88 +279,83 @@ export class Cpu {
   // Flags
   // =====================================================================================
 
-  /** Records a lazily evaluated ALU result. size in bytes (1, 2, 4). */
+  /** Records a lazily evaluated ALU result. op is an LZ_* kind; size in bytes (1, 2, 4). */
   setLazy(op: number, a: number, b: number, r: number, size: number): void {
-    this.lzOp = op;
+    this.lzOp = (op << 4) | size;
     this.lzA = a;
     this.lzB = b;
     this.lzR = r;
-    if (size === 4) {
-      this.lzMask = -1;
-      this.lzSign = 0x80000000 | 0;
-    } else if (size === 2) {
-      this.lzMask = 0xFFFF;
-      this.lzSign = 0x8000;
-    } else {
-      this.lzMask = 0xFF;
-      this.lzSign = 0x80;
-    }
-    this.lzFlags = F.ARITH;
   }
 
-  /** As setLazy but CF keeps its current value (INC, DEC). */
+  /** As setLazy for INC/DEC: CF keeps its current value (op LZ_ADD or LZ_SUB with b = 1). */
   setLazyKeepCF(op: number, a: number, b: number, r: number, size: number): void {
     const cf = this.getCF();
     this.flags = (this.flags & ~F.CF) | cf;
-    this.setLazy(op, a, b, r, size);
-    this.lzFlags = F.ARITH & ~F.CF;
+    this.lzOp = ((op === F.LZ_ADD ? F.LZ_INC : F.LZ_DEC) << 4) | size;
+    this.lzA = a;
+    this.lzB = b;
+    this.lzR = r;
   }
 
   /** Sets the arithmetic flags to exact values (shifts, multiplies, 64-bit ops). */
   setArith(bits: number): void {
     this.flags = (this.flags & ~F.ARITH) | (bits & F.ARITH);
-    this.lzFlags = 0;
+    this.lzOp = 0;
   }
 
   getCF(): number {
-    if (!(this.lzFlags & F.CF)) return this.flags & F.CF;
-    const m = this.lzMask;
+    const op = this.lzOp;
+    if (op === 0) return this.flags & F.CF;
+    const m = lzMask(op);
     const a = (this.lzA & m) >>> 0;
-    switch (this.lzOp) {
-      case F.LZ_ADD: return ((this.lzR & m) >>> 0) < a ? 1 : 0;
-      case F.LZ_ADC: return this.lzC ? (((this.lzR & m) >>> 0) <= a ? 1 : 0) : (((this.lzR & m) >>> 0) < a ? 1 : 0);
-      case F.LZ_SUB: return a < ((this.lzB & m) >>> 0) ? 1 : 0;
-      case F.LZ_SBB: return this.lzC ? (a <= ((this.lzB & m) >>> 0) ? 1 : 0) : (a < ((this.lzB & m) >>> 0) ? 1 : 0);
+    switch (op >> 4) {
+      case 1 /* LZ_ADD */: return ((this.lzR & m) >>> 0) < a ? 1 : 0;
+      case 2 /* LZ_ADC */: return this.lzC ? (((this.lzR & m) >>> 0) <= a ? 1 : 0) : (((this.lzR & m) >>> 0) < a ? 1 : 0);
+      case 3 /* LZ_SUB */: return a < ((this.lzB & m) >>> 0) ? 1 : 0;
+      case 4 /* LZ_SBB */: return this.lzC ? (a <= ((this.lzB & m) >>> 0) ? 1 : 0) : (a < ((this.lzB & m) >>> 0) ? 1 : 0);
+      case 6 /* LZ_INC */: case 7 /* LZ_DEC */: return this.flags & F.CF;
       default: return 0;
     }
   }
 
   getZF(): number {
-    if (!(this.lzFlags & F.ZF)) return this.flags & F.ZF;
-    return (this.lzR & this.lzMask) === 0 ? F.ZF : 0;
+    const op = this.lzOp;
+    if (op === 0) return this.flags & F.ZF;
+    return (this.lzR & lzMask(op)) === 0 ? F.ZF : 0;
   }
 
   getSF(): number {
-    if (!(this.lzFlags & F.SF)) return this.flags & F.SF;
-    return this.lzR & this.lzSign ? F.SF : 0;
+    const op = this.lzOp;
+    if (op === 0) return this.flags & F.SF;
+    return this.lzR & lzSign(op) ? F.SF : 0;
   }
 
   getPF(): number {
-    if (!(this.lzFlags & F.PF)) return this.flags & F.PF;
+    if (this.lzOp === 0) return this.flags & F.PF;
     return F.PARITY[this.lzR & 0xFF];
   }
 
   getAF(): number {
-    if (!(this.lzFlags & F.AF)) return this.flags & F.AF;
-    if (this.lzOp === F.LZ_LOGIC) return 0;
+    const op = this.lzOp;
+    if (op === 0) return this.flags & F.AF;
+    if (op >> 4 === F.LZ_LOGIC) return 0;
     return (this.lzA ^ this.lzB ^ this.lzR) & F.AF;
   }
 
   getOF(): number {
-    if (!(this.lzFlags & F.OF)) return this.flags & F.OF;
-    const a = this.lzA, b = this.lzB, r = this.lzR, s = this.lzSign;
-    switch (this.lzOp) {
-      case F.LZ_ADD:
-      case F.LZ_ADC: return (a ^ r) & (b ^ r) & s ? F.OF : 0;
-      case F.LZ_SUB:
-      case F.LZ_SBB: return (a ^ b) & (a ^ r) & s ? F.OF : 0;
+    const op = this.lzOp;
+    if (op === 0) return this.flags & F.OF;
+    const a = this.lzA, b = this.lzB, r = this.lzR, s = lzSign(op);
+    switch (op >> 4) {
+      case 1 /* LZ_ADD */: case 2 /* LZ_ADC */: case 6 /* LZ_INC */: return (a ^ r) & (b ^ r) & s ? F.OF : 0;
+      case 3 /* LZ_SUB */: case 4 /* LZ_SBB */: case 7 /* LZ_DEC */: return (a ^ b) & (a ^ r) & s ? F.OF : 0;
       default: return 0;
     }
   }
 
   /** The full EFLAGS value. */
   getFlags(): number {
-    if (this.lzFlags === 0) return this.flags;
+    if (this.lzOp === 0) return this.flags;
     return (this.flags & ~F.ARITH) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
   }
 
@@ -366,7 +364,7 @@ export class Cpu {
     const cur = this.getFlags();
     const before = cur;
     this.flags = ((cur & ~mask) | (value & mask)) & F.IMPLEMENTED | F.FIXED1;
-    this.lzFlags = 0;
+    this.lzOp = 0;
     const changed = before ^ this.flags;
     if (changed & F.VM) this.updateMode();
     if (changed & F.IF && this.flags & F.IF) this.events |= EV_INTR;
@@ -391,7 +389,7 @@ export class Cpu {
 
   /** Called when TF or a debugger forced stepping changes. */
   singleStepChanged(): void {
-    this.singleStep = (this.flags & F.TF) !== 0 || this.observer !== null || this.forceSingleStep;
+    this.singleStep = (this.flags & F.TF) !== 0 || this.observer !== null || this.forceSingleStep || this.oneShot;
   }
   forceSingleStep = false;
 
@@ -759,6 +757,7 @@ export class Cpu {
 
   /** Drops cached translations: all of them, or only non-global ones (MOV CR3 with PGE). */
   flushTlb(all: boolean): void {
+    this.codeEpoch++;
     if (all || !(this.cr4 & K.CR4_PGE)) {
       this.tlbRTag.fill(-1);
       this.tlbWTag.fill(-1);
@@ -777,6 +776,7 @@ export class Cpu {
 
   /** INVLPG: drops the translation for one page (all of them if a large page may cover it). */
   invlpg(lin: number): void {
+    this.codeEpoch++;
     if (this.tlbHasLarge) { this.flushTlb(true); return; }
     const idx = (lin >>> 12) & TLB_MASK;
     this.tlbRTag[idx] = this.tlbWTag[idx] = this.tlbXTag[idx] = -1;
@@ -922,36 +922,70 @@ export class Cpu {
    */
   run(limit: number): K.StopReason {
     this.stopReason = null;
+    let blk: Block | null = null;
+    let k = 0;
     while (this.icount < limit) {
-      if (this.events !== 0 || this.shadow) {
+      if (this.events !== 0) {
         this.serviceEvents();
         if (this.stopReason !== null) return this.stopReason;
+        if (this.halted) return 'halt';
       }
-      if (this.halted) return 'halt';
-      let blk: Block | null = null;
-      let k = 0;
+      k = 0;
       try {
         blk = this.lookupBlock();
-        if (blk.bp) {
-          if (!this.skipBreakpoint) return (this.stopReason = 'breakpoint');
-          this.skipBreakpoint = false;
+        // chained execution: stay in this loop from block to block until something needs attention
+        for (;;) {
+          if (blk.bp) {
+            if (!this.skipBreakpoint) return (this.stopReason = 'breakpoint');
+            this.skipBreakpoint = false;
+          }
+          const instrs = blk.instrs;
+          if (this.singleStep) {
+            this.stepInstruction(instrs[0], instrs.length === 1 ? blk.nextRip : instrs[1].rip);
+            this.icount += 1;
+            break;
+          }
+          let n = instrs.length;
+          const left = limit - this.icount;
+          if (n > left) n = left;
+          this.rip = n === instrs.length ? blk.nextRip : instrs[n].rip;
+          const r = this.r, rh = this.rh;
+          for (k = 0; k < n; k++) {
+            const ins = instrs[k];
+            // the hottest forms inline (fastpath.ts); everything else through its handler
+            switch (ins.kind) {
+              case 0: ins.fn(this, ins); break;
+              case 1 /* KIND_ADD_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14 /* LZ_ADD, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 2 /* KIND_OR_RR */: { const v = r[ins.rm] | r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 3 /* KIND_AND_RR */: { const v = r[ins.rm] & r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 4 /* KIND_SUB_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 5 /* KIND_XOR_RR */: { const v = r[ins.rm] ^ r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 6 /* KIND_CMP_RR */: { const a = r[ins.rm], b = r[ins.reg]; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
+              case 7 /* KIND_ADD_RI */: { const a = r[ins.rm], b = ins.imm, v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14 /* LZ_ADD, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 8 /* KIND_OR_RI */: { const v = r[ins.rm] | ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 9 /* KIND_AND_RI */: { const v = r[ins.rm] & ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 10 /* KIND_SUB_RI */: { const a = r[ins.rm], b = ins.imm, v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 11 /* KIND_XOR_RI */: { const v = r[ins.rm] ^ ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
+              case 12 /* KIND_CMP_RI */: { const a = r[ins.rm], b = ins.imm; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
+              case 13 /* KIND_INC */: case 14 /* KIND_DEC */: {
+                // CF survives INC/DEC: materialise it from the previous lazy record first
+                if (this.lzOp !== 0) this.flags = (this.flags & ~F.CF) | this.getCF();
+                const a = r[ins.rm], v = ins.kind === 13 ? (a + 1) | 0 : (a - 1) | 0;
+                r[ins.rm] = v; rh[ins.rm] = 0;
+                this.lzOp = ins.kind === 13 ? 0x64 /* LZ_INC */ : 0x74 /* LZ_DEC */; this.lzA = a; this.lzB = 1; this.lzR = v;
+                break;
+              }
+              case 15 /* KIND_MOV_RR */: r[ins.rm] = r[ins.reg]; rh[ins.rm] = 0; break;
+              case 16 /* KIND_JZ */: { const op = this.lzOp; if (op === 0 ? (this.flags & 0x40) !== 0 : (this.lzR & lzMask(op)) === 0) this.branch(ins.target); break; }
+              case 17 /* KIND_JNZ */: { const op = this.lzOp; if (op === 0 ? (this.flags & 0x40) === 0 : (this.lzR & lzMask(op)) !== 0) this.branch(ins.target); break; }
+              default: ins.fn(this, ins);
+            }
+          }
+          this.icount += n;
+          k = 0;
+          if (this.events !== 0 || this.icount >= limit) break;
+          blk = this.nextBlock(blk);
         }
-        const instrs = blk.instrs;
-        let n = instrs.length;
-        const left = limit - this.icount;
-        if (n > left) n = left;
-        if (this.singleStep) {
-          this.stepInstruction(instrs[0], n === instrs.length ? blk.nextRip : instrs[1].rip);
-          k = 1;
-          this.icount += 1;
-          continue;
-        }
-        this.rip = n === instrs.length ? blk.nextRip : instrs[n].rip;
-        for (; k < n; k++) {
-          const ins = instrs[k];
-          ins.fn(this, ins);
-        }
-        this.icount += n;
       } catch (e) {
         this.icount += k;
         if (e === BLOCK_EXIT) continue;
@@ -964,11 +998,50 @@ export class Cpu {
     return 'limit';
   }
 
+  /** A near branch: canonical (64-bit) or CS-limit (otherwise) check, then RIP. */
+  branch(t: number): void {
+    if (this.mode64 ? t < -CANON || t >= CANON : t > this.segLimit[K.SEG_CS]) {
+      this.raise(K.EXC_GP, 0, `branch target 0x${t.toString(16)} ${this.mode64 ? 'not canonical' : 'beyond the CS limit'}`);
+    }
+    this.rip = t;
+  }
+
+  /** The block at the current RIP, following the previous block's cached successors when valid. */
+  private nextBlock(prev: Block): Block {
+    const rip = this.rip;
+    const a = prev.succ0;
+    if (a !== null && a.rip === rip && a.valid && prev.epoch0 === this.codeEpoch) return a;
+    const b = prev.succ1;
+    if (b !== null && b.rip === rip && b.valid && prev.epoch1 === this.codeEpoch) return b;
+    const nb = this.lookupBlock();
+    if (nb.hostOff >= 0) {
+      if (a === null || a.rip !== rip && (b !== null || prev.epoch0 !== this.codeEpoch)) {
+        prev.succ0 = nb;
+        prev.epoch0 = this.codeEpoch;
+      } else {
+        prev.succ1 = nb;
+        prev.epoch1 = this.codeEpoch;
+      }
+    }
+    return nb;
+  }
+
+  /**
+   * Bumped whenever the meaning of (RIP → block) may change without the block itself being
+   * invalidated: TLB flushes, CS reloads, mode changes. Cached block successors carry the epoch.
+   */
+  codeEpoch = 0;
+
   /** The slow path for one instruction: observers, then the TF single-step trap (SDM 17.3.1.4). */
   private stepInstruction(ins: Instr, next: number): void {
     if (this.observer !== null) this.observer.beforeInstruction(this, this.linearRip());
     const tf = this.flags & F.TF;
     this.rip = next;
+    if (this.oneShot) {
+      this.oneShot = false;
+      this.singleStepChanged();
+      this.events |= EV_ATTN;
+    }
     ins.fn(this, ins);
     if (tf && !this.halted) {
       this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
@@ -998,11 +1071,36 @@ export class Cpu {
     }
   }
 
+  /** HLT and shutdown: the CPU waits; setting it makes the run loop look at the state. */
+  get halted(): boolean {
+    return this._halted;
+  }
+  set halted(v: boolean) {
+    this._halted = v;
+    if (v) this.events |= EV_ATTN;
+  }
+
+  /** Interrupt shadow after STI / MOV SS / POP SS: the next instruction runs before any interrupt. */
+  get shadow(): boolean {
+    return this._shadow;
+  }
+  set shadow(v: boolean) {
+    this._shadow = v;
+    if (v) this.events |= EV_ATTN;
+  }
+  private _shadow = false;
+  /** Run exactly one instruction next (interrupt shadow), then look at events again. */
+  private oneShot = false;
+
   /** Interrupts, NMIs and stop requests, checked between blocks. */
   private serviceEvents(): void {
-    if (this.shadow) {
+    this.events &= ~EV_ATTN;
+    if (this._shadow) {
       // the instruction after STI / MOV SS runs before any interrupt is recognised
-      this.shadow = false;
+      this._shadow = false;
+      this.oneShot = true;
+      this.singleStepChanged();
+      this.events |= EV_ATTN;
       return;
     }
     if (this.events & EV_STOP) {
@@ -1108,6 +1206,7 @@ export class Cpu {
 
   /** Triple fault or an explicit shutdown: the CPU stops until reset. */
   enterShutdown(why: string): void {
+    this.events |= EV_ATTN;
     this.shutdown = true;
     this.halted = true;
     this.stopReason = 'shutdown';
@@ -1201,6 +1300,17 @@ export class Cpu {
     const sp = ss === 8 ? this.rsp64 + offset : ss === 4 ? ((this.r[4] >>> 0) + offset) >>> 0 : (this.r[4] + offset) & 0xFFFF;
     return size === 8 ? this.rd64(K.SEG_SS, sp) : this.rd(size, K.SEG_SS, sp);
   }
+}
+
+/** Operand mask of a lazy record (size in the low bits of lzOp). */
+export function lzMask(op: number): number {
+  const size = op & 0xF;
+  return size === 4 ? -1 : size === 2 ? 0xFFFF : 0xFF;
+}
+
+function lzSign(op: number): number {
+  const size = op & 0xF;
+  return size === 4 ? -0x80000000 : size === 2 ? 0x8000 : 0x80;
 }
 
 /** Replaces the handlers of an invalidated block: leave it and re-decode from this instruction. */

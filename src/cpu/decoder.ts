@@ -4,6 +4,7 @@ import { FAULT } from './cpu';
 import * as K from './constants';
 import { h, ud } from './ops/registry';
 import './ops';
+import { fastPathControl, kindOf } from './fastpath';
 
 /**
  * The x86 instruction decoder: prefixes, REX, VEX (for the BMI integer instructions), ModRM, SIB,
@@ -81,6 +82,7 @@ export function decodeBlock(c: Cpu, b: Block, lin: number, max: number): void {
     }
     ins.rip = rip;
     ins.len = fPos;
+    if (fastPathControl.enabled) ins.kind = kindOf(ins.fn);
     ins.next = wrapIp(rip + fPos, fBits === 16 ? 2 : 4);
     if (ins.target === -1) ins.target = 0;
     b.instrs.push(ins);
@@ -308,7 +310,7 @@ function decodePrimary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
     ins.cc = b & 0xF;
     const rel = imm8s();
     relTarget(ins, rip, rel, bits === 64 ? 8 : size);
-    ins.fn = h('jcc'); end(); return;
+    ins.fn = jccHandler(ins.cc); end(); return;
   }
   if (b >= 0x91 && b <= 0x97) { ins.reg = (b & 7) | (x.rex & 1 ? 8 : 0); ins.fn = h('xchg_AR'); return; }
   if (b >= 0xB0 && b <= 0xB7) {
@@ -485,6 +487,11 @@ function decodePrimary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
   end();
 }
 
+/** Conditional jumps with a specialised handler for the conditions loops use most. */
+function jccHandler(cc: number) {
+  return cc === 4 || cc === 5 ? h('jcc_' + cc) : h('jcc');
+}
+
 /** True when the byte after C4/C5 has ModRM.mod = 3 (VEX rather than LES/LDS outside 64-bit). */
 function peekModIs3(): boolean {
   const save = fPos;
@@ -560,7 +567,7 @@ function decodeSecondary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
     ins.size = sz;
     const rel = sz === 2 ? (imm16() << 16) >> 16 : imm32();
     relTarget(ins, rip, rel, sz);
-    ins.fn = h('jcc'); end(); return;
+    ins.fn = jccHandler(ins.cc); end(); return;
   }
   if (b >= 0x90 && b <= 0x9F) { ins.cc = b & 0xF; ins.size = 1; modrm(); fix8(); finishRipRel(ins, rip); ins.fn = h('setcc'); return; }
   if (b >= 0xC8 && b <= 0xCF) { ins.reg = (b & 7) | (x.rex & 1 ? 8 : 0); ins.fn = h('bswap'); return; }

@@ -34,6 +34,9 @@ export const LZ_ADC = 2;
 export const LZ_SUB = 3;
 export const LZ_SBB = 4;
 export const LZ_LOGIC = 5;
+/** INC and DEC: like ADD/SUB of 1, but CF is the stored one. */
+export const LZ_INC = 6;
+export const LZ_DEC = 7;
 
 /** PF: 1 when the low byte of the result has an even number of set bits. */
 export const PARITY = new Uint8Array(256);

@@ -184,34 +184,37 @@ function aluEI(c: Cpu, i: Instr): void {
 // ---- 32-bit register-register and register-immediate fast paths (the hot loop of most code) ----
 
 function lazy32(c: Cpu, op: number, a: number, b: number, r: number): void {
-  c.lzOp = op;
+  c.lzOp = (op << 4) | 4;
   c.lzA = a;
   c.lzB = b;
   c.lzR = r;
-  c.lzMask = -1;
-  c.lzSign = -0x80000000;
-  c.lzFlags = F.ARITH;
+}
+
+/** Logic results need only the result: CF, OF and AF are 0 by definition. */
+function logic32(c: Cpu, r: number): void {
+  c.lzOp = (F.LZ_LOGIC << 4) | 4;
+  c.lzR = r;
 }
 
 const rr: ((c: Cpu, i: Instr) => void)[] = [
   (c, i) => { const a = c.r[i.rm], b = c.r[i.reg], r = (a + b) | 0; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_ADD, a, b, r); },
-  (c, i) => { const r = c.r[i.rm] | c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] | c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const r = aluOp(c, ADC, c.r[i.rm], c.r[i.reg], 4); c.r[i.rm] = r; c.rh[i.rm] = 0; },
   (c, i) => { const r = aluOp(c, SBB, c.r[i.rm], c.r[i.reg], 4); c.r[i.rm] = r; c.rh[i.rm] = 0; },
-  (c, i) => { const r = c.r[i.rm] & c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] & c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const a = c.r[i.rm], b = c.r[i.reg], r = (a - b) | 0; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_SUB, a, b, r); },
-  (c, i) => { const r = c.r[i.rm] ^ c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] ^ c.r[i.reg]; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const a = c.r[i.rm], b = c.r[i.reg]; lazy32(c, F.LZ_SUB, a, b, (a - b) | 0); },
 ];
 
 const ri: ((c: Cpu, i: Instr) => void)[] = [
   (c, i) => { const a = c.r[i.rm], b = i.imm, r = (a + b) | 0; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_ADD, a, b, r); },
-  (c, i) => { const r = c.r[i.rm] | i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] | i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const r = aluOp(c, ADC, c.r[i.rm], i.imm, 4); c.r[i.rm] = r; c.rh[i.rm] = 0; },
   (c, i) => { const r = aluOp(c, SBB, c.r[i.rm], i.imm, 4); c.r[i.rm] = r; c.rh[i.rm] = 0; },
-  (c, i) => { const r = c.r[i.rm] & i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] & i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const a = c.r[i.rm], b = i.imm, r = (a - b) | 0; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_SUB, a, b, r); },
-  (c, i) => { const r = c.r[i.rm] ^ i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; lazy32(c, F.LZ_LOGIC, 0, 0, r); },
+  (c, i) => { const r = c.r[i.rm] ^ i.imm; c.r[i.rm] = r; c.rh[i.rm] = 0; logic32(c, r); },
   (c, i) => { const a = c.r[i.rm], b = i.imm; lazy32(c, F.LZ_SUB, a, b, (a - b) | 0); },
 ];
 

@@ -1,5 +1,6 @@
 import type { Instr } from '../block';
 import type { Cpu } from '../cpu';
+import { lzMask } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
 import { EVT_ICEBP, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
@@ -23,6 +24,17 @@ export function jumpTo(c: Cpu, t: number): void {
 
 function jcc(c: Cpu, i: Instr): void {
   if (c.cond(i.cc)) jumpTo(c, i.target);
+}
+
+/** JZ/JNZ close most loops: test the lazy result directly instead of going through cond(). */
+function jz(c: Cpu, i: Instr): void {
+  const op = c.lzOp;
+  if (op === 0 ? (c.flags & F.ZF) !== 0 : (c.lzR & lzMask(op)) === 0) jumpTo(c, i.target);
+}
+
+function jnz(c: Cpu, i: Instr): void {
+  const op = c.lzOp;
+  if (op === 0 ? (c.flags & F.ZF) === 0 : (c.lzR & lzMask(op)) !== 0) jumpTo(c, i.target);
 }
 
 function jmpRel(c: Cpu, i: Instr): void {
@@ -144,6 +156,8 @@ function hlt(c: Cpu, i: Instr): void {
 }
 
 def('jcc', jcc);
+def('jcc_4', jz);
+def('jcc_5', jnz);
 def('jmp_rel', jmpRel);
 def('call_rel', callRel);
 def('ret_near', retNear);
@@ -157,4 +171,3 @@ def('into', into);
 def('int1', int1);
 def('bound', bound);
 def('hlt', hlt);
-void F;
