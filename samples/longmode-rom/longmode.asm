@@ -18,7 +18,7 @@
 ;   3  GDT + CR0.PE + far jump to 32-bit code    "protected mode"
 ;   4  identity-mapping page tables in RAM       "page tables built"
 ;   5  PAE + CR3 + EFER.LME + CR0.PG + far jump  "long mode" + a 64-bit result
-;   6  done; write 0 to isa-debug-exit (0xF4)    "done"
+;   6  done; cli; hlt (with -DQEMU_EXIT first write 0 to isa-debug-exit 0xF4)    "done"
 ;
 ; RAM used (all below 32 KiB):
 ;   0x1000-0x1FFF  PML4            (1 entry used)
@@ -299,11 +299,13 @@ stage6:
         lea     rsi, [msg_done]
         call    puts64
 
-        ; QEMU's isa-debug-exit terminates with status (value << 1) | 1 = 1.
+%ifdef QEMU_EXIT
+        ; Built with -DQEMU_EXIT: QEMU's isa-debug-exit ends the run with status (0 << 1) | 1 = 1.
         xor     eax, eax
         out     DEBUG_EXIT, al
+%endif
 
-        ; Fallback if there is no exit device: stop for good.
+        ; HLT with interrupts off: the end of the run (vmx-debug exits 0 on it).
 .halt:  cli
         hlt
         jmp     .halt

@@ -103,8 +103,6 @@ export class Cpu {
   nmiBlocked = false;
   private _halted = false;
   shutdown = false;
-  /** Physical address mask for the A20 gate (bit 20 cleared when A20 is disabled). */
-  a20Mask = -1;
 
   // ---- execution ----
   /** Instructions retired since reset. */
@@ -197,7 +195,6 @@ export class Cpu {
     this.gdtrLimit = this.idtrLimit = 0xFFFF;
     this.halted = this.shutdown = this.shadow = this.nmiBlocked = false;
     this.delivering = -1;
-    this.a20Mask = -1;
     this.msrs.reset();
     this.updateMode();
     this.flushTlb(true);
@@ -654,7 +651,7 @@ export class Cpu {
 
   /** Linear to physical with the current paging mode; raises #PF. */
   xlate(lin: number, write: boolean, exec: boolean, supervisor = false): number {
-    if (!(this.cr0 & K.CR0_PG)) return this.mode64 ? lin : (lin >>> 0) & this.a20Mask;
+    if (!(this.cr0 & K.CR0_PG)) return this.mode64 ? lin : lin >>> 0;
     return translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
   }
 
@@ -678,9 +675,9 @@ export class Cpu {
     if (host >= 0) {
       const idx = (lin >>> 12) & TLB_MASK;
       this.tlbRTag[idx] = lin - po;
-      this.tlbROff[idx] = host - (host & 0xFFF);
+      this.tlbROff[idx] = host;
       this.tlbGlobal[idx] = this.lastWalkGlobal;
-      return this.hostRead(host, size);
+      return this.hostRead(host + po, size);
     }
     return this.physRead(phys, size);
   }
@@ -699,14 +696,14 @@ export class Cpu {
     if (host >= 0 && !this.bus.isReadOnly(phys)) {
       const page = host >>> 12;
       if (this.codePage[page]) {
-        this.codeWritten(host, size);
+        this.codeWritten(host + po, size);
       } else {
         const idx = (lin >>> 12) & TLB_MASK;
         this.tlbWTag[idx] = lin - po;
-        this.tlbWOff[idx] = host - (host & 0xFFF);
+        this.tlbWOff[idx] = host;
         this.tlbGlobal[idx] = this.lastWalkGlobal;
       }
-      this.hostWrite(host, size, v);
+      this.hostWrite(host + po, size, v);
       return;
     }
     this.physWrite(phys, size, v);
@@ -730,8 +727,9 @@ export class Cpu {
   /** Physical read (used by the page walker, VMX and slow paths). size 1, 2 or 4; 4 is signed. */
   physRead(phys: number, size: number): number {
     const host = this.bus.hostOffset(phys);
-    if (host >= 0 && (host & 0xFFF) + size <= 0x1000) return this.hostRead(host, size);
-    if (host >= 0 || (phys % 4096) + size > 4096) {
+    const po = phys % 4096;
+    if (host >= 0 && po + size <= 0x1000) return this.hostRead(host + po, size);
+    if (host >= 0 || po + size > 4096) {
       let v = 0;
       for (let k = size - 1; k >= 0; k--) v = (v << 8) | this.physRead(phys + k, 1);
       return size === 4 ? v | 0 : v;
@@ -742,13 +740,14 @@ export class Cpu {
 
   physWrite(phys: number, size: number, v: number): void {
     const host = this.bus.hostOffset(phys);
-    if (host >= 0 && (host & 0xFFF) + size <= 0x1000) {
+    const po = phys % 4096;
+    if (host >= 0 && po + size <= 0x1000) {
       if (this.bus.isReadOnly(phys)) return;
-      if (this.codePage[host >>> 12]) this.codeWritten(host, size);
-      this.hostWrite(host, size, v);
+      if (this.codePage[host >>> 12]) this.codeWritten(host + po, size);
+      this.hostWrite(host + po, size, v);
       return;
     }
-    if (host >= 0 || (phys % 4096) + size > 4096) {
+    if (host >= 0 || po + size > 4096) {
       for (let k = 0; k < size; k++) this.physWrite(phys + k, 1, (v >>> (8 * k)) & 0xFF);
       return;
     }
@@ -855,9 +854,9 @@ export class Cpu {
     const host = this.bus.hostOffset(phys);
     if (host < 0) return this.bus.readSlow(phys, 1) & 0xFF;
     this.tlbXTag[idx] = lin - po;
-    this.tlbXOff[idx] = host - (host & 0xFFF);
+    this.tlbXOff[idx] = host;
     this.tlbGlobal[idx] = this.lastWalkGlobal;
-    return this.mem[host];
+    return this.mem[host + po];
   }
 
   /** Host offset of the code byte at `lin`, or -1 when it is not in RAM/ROM. */
@@ -903,8 +902,23 @@ export class Cpu {
     return b;
   }
 
+  /** Time the platform let pass while the CPU was halted, in instructions (counts for the TSC). */
+  idleTicks = 0;
+
   readTsc(): number {
-    return this.tscBase + this.icount;
+    return this.tscBase + this.icount + this.idleTicks;
+  }
+
+  /**
+   * Bytes of physical memory changed behind the CPU's back (loader, debugger): drop decoded code
+   * for the pages they cover.
+   */
+  physicalBytesChanged(phys: number, length: number): void {
+    for (let p = phys - (phys % 4096); p < phys + length; p += 4096) {
+      const host = this.bus.hostOffset(p);
+      if (host >= 0 && this.codePage[host >>> 12]) this.invalidateCodePage(host >>> 12);
+    }
+    this.jcache.fill(null);
   }
 
   /** Linear address of the current instruction. */

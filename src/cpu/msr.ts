@@ -138,7 +138,7 @@ export class MsrFile {
       return;
     }
     switch (index) {
-      case MSR_TSC: c.tscBase = toSigned(v) - c.icount; return;
+      case MSR_TSC: c.tscBase = toSigned(v) - c.icount - c.idleTicks; return;
       case MSR_TSC_ADJUST: c.tscBase = toSigned(v); return;
       case MSR_BIOS_SIGN_ID: return;
       case MSR_FEATURE_CONTROL:

@@ -69,7 +69,7 @@ function touch(c: Cpu, addr: number, e: number, leaf: boolean, write: boolean): 
 
 function walk32(c: Cpu, lin: number, write: boolean, exec: boolean, user: boolean): number {
   const pdeAddr = ((c.cr3 & 0xFFFFF000) >>> 0) + ((lin >>> 22) << 2);
-  const pde = rd32(c, pdeAddr & c.a20Mask);
+  const pde = rd32(c, pdeAddr);
   if (!(pde & 1)) pageFault(c, lin, errorCode(false, write, exec && nxOrSmepOn(c), user, false), 'page directory entry not present');
   if (pde & 0x80 && c.cr4 & K.CR4_PSE) {
     // 4 MiB page; bits 20:13 hold physical address bits 39:32 (PSE-36), bit 21 reserved
@@ -77,19 +77,19 @@ function walk32(c: Cpu, lin: number, write: boolean, exec: boolean, user: boolea
     const hiBits = (pde >>> 13) & 0xFF;
     if (hiBits >= 1 << (K.MAXPHYADDR - 32)) pageFault(c, lin, errorCode(true, write, exec && nxOrSmepOn(c), user, true), 'PDE address beyond MAXPHYADDR');
     checkAccess(c, lin, (pde & 4) !== 0, (pde & 2) !== 0, false, write, exec, user);
-    touch(c, pdeAddr & c.a20Mask, pde, true, write);
+    touch(c, pdeAddr, pde, true, write);
     c.lastWalkGlobal = pde & 0x100 && c.cr4 & K.CR4_PGE ? 1 : 0;
     c.tlbHasLarge = true;
-    return (hiBits * TWO32 + ((pde & 0xFFC00000) >>> 0) + (lin & 0x3FFFFF)) & c.a20Mask;
+    return hiBits * TWO32 + ((pde & 0xFFC00000) >>> 0) + (lin & 0x3FFFFF);
   }
-  const pteAddr = (((pde & 0xFFFFF000) >>> 0) + (((lin >>> 12) & 0x3FF) << 2)) & c.a20Mask;
+  const pteAddr = ((pde & 0xFFFFF000) >>> 0) + (((lin >>> 12) & 0x3FF) << 2);
   const pte = rd32(c, pteAddr);
   if (!(pte & 1)) pageFault(c, lin, errorCode(false, write, exec && nxOrSmepOn(c), user, false), 'page table entry not present');
   checkAccess(c, lin, (pde & pte & 4) !== 0, (pde & pte & 2) !== 0, false, write, exec, user);
-  touch(c, pdeAddr & c.a20Mask, pde, false, write);
+  touch(c, pdeAddr, pde, false, write);
   touch(c, pteAddr, pte, true, write);
   c.lastWalkGlobal = pte & 0x100 && c.cr4 & K.CR4_PGE ? 1 : 0;
-  return ((((pte & 0xFFFFF000) >>> 0) + (lin & 0xFFF)) & c.a20Mask) >>> 0;
+  return ((pte & 0xFFFFF000) >>> 0) + (lin & 0xFFF);
 }
 
 /** Physical address of a 64-bit entry's frame (bits MAXPHYADDR-1:12). */
@@ -225,4 +225,50 @@ function walk4(c: Cpu, lin: number, write: boolean, exec: boolean, user: boolean
   touch(c, pteAddr, l1lo, true, write);
   c.lastWalkGlobal = l1lo & 0x100 && c.cr4 & K.CR4_PGE ? 1 : 0;
   return frame(l1lo, l1hi) + (lo32 & 0xFFF);
+}
+
+/**
+ * Side-effect-free translation for debuggers and tracers: no accessed/dirty updates, no faults,
+ * no permission checks. Returns the physical address, or -1 when the page is not mapped.
+ */
+export function peekTranslate(c: Cpu, lin: number): number {
+  if (!(c.cr0 & K.CR0_PG)) return c.efer & K.EFER_LMA ? lin : lin >>> 0;
+  const rd = (a: number) => c.physRead(a, 4);
+  if (!(c.cr4 & K.CR4_PAE)) {
+    const l = lin >>> 0;
+    const pde = rd(((c.cr3 & 0xFFFFF000) >>> 0) + ((l >>> 22) << 2));
+    if (!(pde & 1)) return -1;
+    if (pde & 0x80 && c.cr4 & K.CR4_PSE) return ((pde >>> 13) & 0xFF) * TWO32 + ((pde & 0xFFC00000) >>> 0) + (l & 0x3FFFFF);
+    const pte = rd(((pde & 0xFFFFF000) >>> 0) + (((l >>> 12) & 0x3FF) << 2));
+    if (!(pte & 1)) return -1;
+    return ((pte & 0xFFFFF000) >>> 0) + (l & 0xFFF);
+  }
+  let table: number;
+  let levels: number[];
+  if (c.efer & K.EFER_LMA) {
+    const l48 = lin < 0 ? lin + 2 ** 48 : lin;
+    const hiPart = Math.floor(l48 / TWO32);
+    const lo32 = l48 >>> 0;
+    levels = [(hiPart >>> 7) & 0x1FF, ((hiPart & 0x7F) << 2) | (lo32 >>> 30), (lo32 >>> 21) & 0x1FF, (lo32 >>> 12) & 0x1FF];
+    table = (c.cr3 % 2 ** K.MAXPHYADDR) - (c.cr3 % 4096);
+  } else {
+    const l = lin >>> 0;
+    const i = (l >>> 30) & 3;
+    const plo = c.pdpte[i * 2], phi = c.pdpte[i * 2 + 1];
+    if (!(plo & 1)) return -1;
+    table = frame(plo, phi);
+    levels = [(l >>> 21) & 0x1FF, (l >>> 12) & 0x1FF];
+  }
+  const low = lin < 0 ? (lin + 2 ** 48) : lin;
+  for (let k = 0; k < levels.length; k++) {
+    const lo = rd(table + levels[k] * 8), hi = rd(table + levels[k] * 8 + 4);
+    if (!(lo & 1)) return -1;
+    const left = levels.length - k - 1;
+    if (left > 0 && left < 3 && lo & 0x80) {
+      const span = left === 1 ? 0x200000 : 0x40000000;
+      return (hi & 0xFFFFF) * TWO32 + ((lo & (left === 1 ? 0xFFE00000 : 0xC0000000)) >>> 0) + (low % span);
+    }
+    table = frame(lo, hi);
+  }
+  return table + (low % 4096);
 }

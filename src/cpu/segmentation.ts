@@ -169,3 +169,61 @@ export function checkCodeDescriptor(c: Cpu, sel: number, why: string): number {
   if (c.efer & K.EFER_LMA && ar & K.AR_L && ar & K.AR_DB) c.raise(K.EXC_GP, err, `${why}: code segment has both L and D set`);
   return (ar >> K.AR_DPL_SHIFT) & 3;
 }
+
+/** A stack segment checked by checkReturnSs but not loaded yet. */
+const pendingSs = { sel: 0, base: 0, limit: 0, ar: 0, addr: 0, hi: 0, isNull: false };
+
+/**
+ * Checks `ss` as the stack segment popped by RETF/IRET for a return to privilege `rpl` (SDM RET
+ * "return to outer privilege", IRET "return to outer privilege"; IRET in 64-bit mode always), without
+ * changing any state: a fault leaves the instruction without effect. A null SS is allowed only for a
+ * return to 64-bit code below ring 3. commitReturnSs loads what this checked.
+ */
+export function checkReturnSs(c: Cpu, ss: number, rpl: number, long: boolean): void {
+  ss &= 0xFFFF;
+  pendingSs.sel = ss;
+  if ((ss & 0xFFFC) === 0) {
+    if (!long || rpl === 3) c.raise(K.EXC_GP, 0, 'return to outer privilege with a null SS');
+    pendingSs.isNull = true;
+    pendingSs.base = 0;
+    pendingSs.limit = 0;
+    pendingSs.ar = K.AR_UNUSABLE | K.AR_DB | (rpl << K.AR_DPL_SHIFT) | K.AR_S | 3;
+    return;
+  }
+  readDescriptor(c, ss);
+  const ar = descAr(desc.hi);
+  const err = ss & 0xFFFC;
+  if ((ss & 3) !== rpl) c.raise(K.EXC_GP, err, `return SS RPL ${ss & 3} differs from the return CS RPL ${rpl}`);
+  if (!(ar & K.AR_S) || ar & 8 || !(ar & 2)) c.raise(K.EXC_GP, err, `return SS 0x${ss.toString(16)} is not a writable data segment`);
+  if (((ar >> K.AR_DPL_SHIFT) & 3) !== rpl) c.raise(K.EXC_GP, err, `return SS DPL differs from the return CS RPL ${rpl}`);
+  if (!(ar & K.AR_P)) c.raise(K.EXC_SS, err, `return SS 0x${ss.toString(16)} not present`);
+  pendingSs.isNull = false;
+  pendingSs.base = descBase(desc.lo, desc.hi);
+  pendingSs.limit = descLimit(desc.lo, desc.hi);
+  pendingSs.ar = descAr(desc.hi | 0x100);
+  pendingSs.addr = desc.addr;
+  pendingSs.hi = desc.hi;
+}
+
+/** Loads the SS checked by checkReturnSs (setting its accessed bit) and re-derives the mode. */
+export function commitReturnSs(c: Cpu): void {
+  if (!pendingSs.isNull && !(pendingSs.hi & 0x100)) {
+    c.wrSys32(c.efer & K.EFER_LMA ? pendingSs.addr + 4 : (pendingSs.addr + 4) >>> 0, pendingSs.hi | 0x100);
+  }
+  c.loadSegRaw(K.SEG_SS, pendingSs.sel, pendingSs.base, pendingSs.limit, pendingSs.ar);
+  c.updateMode();
+}
+
+/**
+ * True when `size` bytes at offset `off` of a segment with the given limit and access rights are
+ * inside it (expand-up or expand-down; 16/32-bit offsets). Used for stack frames built by event
+ * delivery, call gates and task switches, which check the whole frame before writing any of it.
+ */
+export function segmentFits(limit: number, ar: number, off: number, size: number): boolean {
+  const end = off + size - 1;
+  if (!(ar & 8) && ar & 4) {
+    const upper = ar & K.AR_DB ? 0xFFFFFFFF : 0xFFFF;
+    return off > limit && end <= upper;
+  }
+  return end <= limit;
+}

@@ -7,7 +7,7 @@ export class SimpleBus implements PhysicalBus {
     this.backing = new Uint8Array(bytes);
   }
   hostOffset(phys: number): number {
-    return phys >= 0 && phys < this.backing.length ? phys - (phys % 4096) + (phys % 4096) : -1;
+    return phys >= 0 && phys < this.backing.length ? phys - (phys % 4096) : -1;
   }
   isReadOnly(): boolean {
     return false;

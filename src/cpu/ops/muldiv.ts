@@ -19,7 +19,6 @@ import { readE, readE64, sext } from './operands';
  */
 
 const TWO32 = 4294967296;
-const TWO53 = 9007199254740992;
 
 // ---- exact multiplication ----
 
@@ -265,16 +264,17 @@ function div64(c: Cpu, i: Instr, signed: boolean): void {
   const dlo = readE64(c, i), dhi = c.hi;
   if ((dlo | dhi) === 0) c.raise(EXC_DE, -1, signed ? 'IDIV by zero' : 'DIV by zero');
   const alo = c.r[0], ahi = c.rh[0], xlo = c.r[2], xhi = c.rh[2];
-  // fast path: the dividend fits 53 bits (RDX only extends RAX), so doubles are exact
+  // fast path: dividend (RDX only extends RAX) and divisor fit 53 bits, so doubles are exact
   const ext = signed ? ahi >> 31 : 0;
-  if (xlo === ext && xhi === ext && ahi < 0x200000 && ahi >= (signed ? -0x200000 : 0)) {
+  const lowest = signed ? -0x200000 : 0;
+  if (xlo === ext && xhi === ext && ahi < 0x200000 && ahi >= lowest && dhi < 0x200000 && dhi >= lowest) {
     const n = ahi * TWO32 + (alo >>> 0);
-    const dn = signed ? dhi * TWO32 + (dlo >>> 0) : (dhi >>> 0) * TWO32 + (dlo >>> 0);
-    const na = Math.abs(n), da = Math.abs(dn); // da may be rounded only when it exceeds 2^53 > na
+    const dn = dhi * TWO32 + (dlo >>> 0);
+    const na = Math.abs(n), da = Math.abs(dn);
+    // the rounded quotient is off by at most one; q * da stays exact (it is within 1 of na)
     let q = Math.floor(na / da);
     let r = na - q * da;
     if (r < 0) { q--; r += da; } else if (r >= da) { q++; r -= da; }
-    if (da >= TWO53) { q = 0; r = na; }
     if (n < 0) r = -r;
     if ((n < 0) !== (dn < 0)) q = -q;
     c.r[0] = q | 0; c.rh[0] = Math.floor(q / TWO32) | 0;

@@ -1,0 +1,187 @@
+import { Cpu } from '../cpu/cpu';
+import * as K from '../cpu/constants';
+import { PhysicalMemory } from './physicalMemory';
+import { PortBus } from './portBus';
+import { DeviceScheduler, type Clock } from './clock';
+import { InterruptRouter } from './interrupts';
+import { Uart16550 } from './devices/uart16550';
+import { PostPort, type PostRecord } from './devices/postPort';
+import { DebugCon } from './devices/debugCon';
+import { ExitPort } from './devices/exitPort';
+import { DualPic } from './devices/pic8259';
+import { Pit8254 } from './devices/pit8254';
+import { SystemControlPortB } from './devices/systemControlPortB';
+import { CmosRtc } from './devices/cmosRtc';
+import { A20Gate } from './devices/a20Gate';
+import { SystemControlPortA } from './devices/systemControlPortA';
+import { Kbc8042 } from './devices/kbc8042';
+import { PciConfigSpace } from './devices/pciConfig';
+import { LocalApic, DEFAULT_APIC_BASE } from './devices/localApic';
+import { IoApic } from './devices/ioApic';
+import type { LoadPlan } from './loaders/loadPlan';
+import { applyInitialState } from './initialState';
+
+/**
+ * A PC: RAM and ROM, the legacy devices, the interrupt fabric and one CPU, run deterministically
+ * with time measured in retired instructions. The CLI and the debug adapter both drive this class.
+ */
+
+export interface MachineOptions {
+  /** RAM size in MiB (default 256). */
+  ramMiB?: number;
+  /** COM1 output, as the guest writes it. */
+  onSerial?: (bytes: Uint8Array) => void;
+  /** Port 0xE9 output. */
+  onDebugcon?: (bytes: Uint8Array) => void;
+  /** Each POST code written to port 0x80. */
+  onPost?: (record: PostRecord) => void;
+  /** Wall clock for POST timestamps (tests inject a fixed one). */
+  now?: () => number;
+}
+
+/** Why a run ended; `code` is the process exit status the CLI uses (see README "Exit codes"). */
+export type RunOutcome =
+  | { kind: 'exit'; status: number; code: number; detail: string }
+  | { kind: 'halt' | 'idle' | 'shutdown' | 'limit' | 'reset' | 'breakpoint' | 'exception' | 'stop'; code: number; detail: string };
+
+export const EXIT_HALT = 0;
+export const EXIT_USAGE = 2;
+export const EXIT_SHUTDOWN = 4;
+export const EXIT_LIMIT = 6;
+export const EXIT_RESET = 8;
+export const EXIT_IDLE = 10;
+export const EXIT_INTERNAL = 12;
+
+export class Machine implements Clock {
+  readonly memory: PhysicalMemory;
+  readonly ports = new PortBus();
+  readonly cpu: Cpu;
+  readonly scheduler: DeviceScheduler;
+  readonly router: InterruptRouter;
+  readonly uart: Uart16550;
+  readonly post: PostPort;
+  readonly pit: Pit8254;
+  readonly cmos: CmosRtc;
+  readonly pic: DualPic;
+  readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
+  readonly a20: A20Gate;
+  /** Instructions of time that passed while the CPU was halted (the clock runs on). */
+  private idle = 0;
+  private exitStatus: number | null = null;
+  private resetRequested = false;
+  readonly ramBytes: number;
+  /** Entry state of the last load, for restart. */
+  plan: LoadPlan | null = null;
+
+  constructor(opts: MachineOptions = {}) {
+    const ramMiB = opts.ramMiB ?? 256;
+    this.ramBytes = ramMiB * 1024 * 1024;
+    this.memory = new PhysicalMemory({ ramSize: this.ramBytes });
+    this.cpu = new Cpu(this.memory, this.ports);
+    this.scheduler = new DeviceScheduler(this);
+    // time moves on when the guest reprograms a timer mid-slice: end the slice so the deadline holds
+    this.scheduler.onReschedule = () => this.cpu.requestStop();
+    this.pic = new DualPic();
+    this.lapic = new LocalApic({ clock: this, scheduler: this.scheduler, memory: this.memory });
+    this.ioapic = new IoApic();
+    this.ioapic.attach(this.memory);
+    this.router = new InterruptRouter({
+      pic: this.pic,
+      lapic: this.lapic,
+      ioapic: this.ioapic,
+      onChange: () => this.cpu.raiseIntrLine(),
+      onNmi: () => this.cpu.raiseNmi(),
+      nmiEnabled: () => this.cmos.nmiEnabled,
+    });
+    this.cpu.intc = this.router;
+    this.cpu.platformMsrs = this.lapic;
+    const irq = (n: number) => (level: boolean) => this.router.setIrq(n, level);
+    this.uart = new Uart16550({ irq: irq(4), onOutput: opts.onSerial });
+    this.uart.attach(this.ports);
+    this.post = new PostPort({ clock: this, onPost: opts.onPost, now: opts.now });
+    this.post.attach(this.ports);
+    new DebugCon({ onOutput: opts.onDebugcon }).attach(this.ports);
+    new ExitPort({ onExit: (status) => { this.exitStatus = status; this.cpu.requestStop('exit port'); } }).attach(this.ports);
+    this.pic.attach(this.ports);
+    this.pit = new Pit8254({ clock: this, irq: irq(0), scheduler: this.scheduler });
+    this.pit.attach(this.ports);
+    this.scheduler.add(this.pit);
+    new SystemControlPortB({ clock: this, pit: this.pit }).attach(this.ports);
+    this.cmos = new CmosRtc({ clock: this, ramSize: this.ramBytes, irq: irq(8), scheduler: this.scheduler });
+    this.cmos.attach(this.ports);
+    this.scheduler.add(this.cmos);
+    this.scheduler.add(this.lapic);
+    this.a20 = new A20Gate(true);
+    this.a20.onChange = (on) => this.memory.setA20(on);
+    const onReset = () => { this.resetRequested = true; this.cpu.requestStop('reset'); };
+    new SystemControlPortA({ a20: this.a20, onReset }).attach(this.ports);
+    new Kbc8042({ a20: this.a20, onReset, irq: irq(1) }).attach(this.ports);
+    new PciConfigSpace({ onReset }).attach(this.ports);
+    this.memory.addListener({
+      layoutChanged: () => this.cpu.flushTlb(true),
+      bytesWritten: (phys, length) => this.cpu.physicalBytesChanged(phys, length),
+    });
+    void DEFAULT_APIC_BASE;
+  }
+
+  /** The machine clock: retired instructions plus time spent halted. */
+  instructions(): number {
+    return this.cpu.icount + this.idle;
+  }
+
+  /** Places an image and sets the CPU's entry state. */
+  load(plan: LoadPlan): void {
+    this.plan = plan;
+    if (plan.rom) this.memory.mapRom(plan.rom);
+    for (const c of plan.chunks) this.memory.writeBytes(c.phys, c.data);
+    this.cpu.reset();
+    applyInitialState(this, plan.entry);
+  }
+
+  /** Runs until the clock reaches `maxInstructions` retired instructions or the guest stops. */
+  run(maxInstructions: number): RunOutcome {
+    const cpu = this.cpu;
+    for (;;) {
+      if (this.exitStatus !== null) {
+        const status = this.exitStatus;
+        return { kind: 'exit', status, code: status & 0xFF, detail: `guest wrote ${(status >>> 1).toString()} to the exit port 0xF4` };
+      }
+      if (this.resetRequested) return { kind: 'reset', code: EXIT_RESET, detail: 'the guest requested a system reset' };
+      if (cpu.icount >= maxInstructions) return { kind: 'limit', code: EXIT_LIMIT, detail: `instruction limit of ${maxInstructions} reached` };
+      const due = this.scheduler.next - this.idle;
+      if (due <= cpu.icount) {
+        this.scheduler.service();
+        continue;
+      }
+      const reason = cpu.run(Math.min(maxInstructions, due));
+      if (this.scheduler.next - this.idle <= cpu.icount) this.scheduler.service();
+      switch (reason) {
+        case 'limit':
+        case 'stop':
+          continue;
+        case 'halt': {
+          if (cpu.shutdown) return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
+          const wake = (cpu.flags & 0x200) !== 0 || (cpu.events & 2) !== 0;
+          if (!wake) return { kind: 'halt', code: EXIT_HALT, detail: 'HLT with interrupts disabled' };
+          if (this.router.hasInterrupt()) { cpu.raiseIntrLine(); continue; }
+          const next = this.scheduler.next;
+          if (!Number.isFinite(next)) return { kind: 'idle', code: EXIT_IDLE, detail: 'HLT waiting for an interrupt, but no timer or device is armed' };
+          // skip the idle time: the clock jumps to the next device deadline
+          const now = this.instructions();
+          if (next > now) { this.idle += next - now; cpu.idleTicks = this.idle; }
+          this.scheduler.service();
+          continue;
+        }
+        case 'shutdown':
+          return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
+        case 'breakpoint':
+          return { kind: 'breakpoint', code: EXIT_INTERNAL, detail: 'breakpoint' };
+        case 'exception':
+          return { kind: 'exception', code: EXIT_INTERNAL, detail: `exception ${K.EXCEPTION_NAMES[cpu.faultVec] ?? cpu.faultVec}: ${cpu.faultWhy}` };
+        default:
+          return { kind: 'stop', code: EXIT_INTERNAL, detail: reason };
+      }
+    }
+  }
+}
