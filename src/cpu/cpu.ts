@@ -939,13 +939,16 @@ export class Cpu {
     let blk: Block | null = null;
     let k = 0;
     while (this.icount < limit) {
-      if (this.events !== 0) {
-        this.serviceEvents();
-        if (this.stopReason !== null) return this.stopReason;
-        if (this.halted) return 'halt';
-      }
       k = 0;
+      blk = null;
       try {
+        if (this.events !== 0) {
+          // inside the try: delivering an interrupt can itself fault (bad IDT entry, stack)
+          this.serviceEvents();
+          if (this.stopReason !== null) return this.stopReason;
+          if (this.halted) return 'halt';
+          if (this.events & EV_ATTN) continue;
+        }
         blk = this.lookupBlock();
         // chained execution: stay in this loop from block to block until something needs attention
         for (;;) {
@@ -1057,16 +1060,16 @@ export class Cpu {
       this.events |= EV_ATTN;
     }
     ins.fn(this, ins);
-    if (tf && !this.halted) {
+    if (tf) {
+      // the single-step trap is taken after the instruction, before any interrupt (SDM 6.9)
       this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
-      this.icount += 1;
-      try {
-        this.deliver(K.EXC_DB, -1, EVT_HW);
-      } finally {
-        this.icount -= 1;
-      }
+      this.pendingStepTrap = true;
+      this.events |= EV_ATTN;
     }
   }
+
+  /** A TF single-step #DB is due before the next instruction. */
+  private pendingStepTrap = false;
 
   /** Executes exactly one instruction (debugger step); returns the stop reason or null. */
   step(): K.StopReason | null {
@@ -1109,12 +1112,18 @@ export class Cpu {
   /** Interrupts, NMIs and stop requests, checked between blocks. */
   private serviceEvents(): void {
     this.events &= ~EV_ATTN;
+    if (this.pendingStepTrap) {
+      this.pendingStepTrap = false;
+      this.deliver(K.EXC_DB, -1, EVT_HW);
+      this.events |= EV_ATTN;
+      return;
+    }
     if (this._shadow) {
       // the instruction after STI / MOV SS runs before any interrupt is recognised
       this._shadow = false;
+      // one instruction runs through stepInstruction, which asks for another look afterwards
       this.oneShot = true;
       this.singleStepChanged();
-      this.events |= EV_ATTN;
       return;
     }
     if (this.events & EV_STOP) {

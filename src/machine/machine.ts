@@ -99,7 +99,7 @@ export class Machine implements Clock {
     const irq = (n: number) => (level: boolean) => this.router.setIrq(n, level);
     this.uart = new Uart16550({ irq: irq(4), onOutput: opts.onSerial });
     this.uart.attach(this.ports);
-    this.post = new PostPort({ clock: this, onPost: opts.onPost, now: opts.now });
+    this.post = new PostPort({ clock: this, onPost: opts.onPost, now: opts.now ?? (() => this.wallClock()) });
     this.post.attach(this.ports);
     new DebugCon({ onOutput: opts.onDebugcon }).attach(this.ports);
     new ExitPort({ onExit: (status) => { this.exitStatus = status; this.cpu.requestStop('exit port'); } }).attach(this.ports);
@@ -123,6 +123,22 @@ export class Machine implements Clock {
       bytesWritten: (phys, length) => this.cpu.physicalBytesChanged(phys, length),
     });
     void DEFAULT_APIC_BASE;
+  }
+
+  private wallAt = -Infinity;
+  private wallMs = 0;
+
+  /**
+   * Wall-clock time for POST timestamps, re-read at most every 100,000 instructions (about a
+   * millisecond): reading the host clock on every port write would cost a third of an I/O loop.
+   */
+  wallClock(): number {
+    const ic = this.cpu.icount;
+    if (ic - this.wallAt >= 100_000 || ic < this.wallAt) {
+      this.wallAt = ic;
+      this.wallMs = Date.now();
+    }
+    return this.wallMs;
   }
 
   /** The machine clock: retired instructions plus time spent halted. */

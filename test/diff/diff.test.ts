@@ -8,7 +8,7 @@ import { runVector, undefinedFlagsDiffer } from './runVector';
  * choices and documents them), reported separately so a failure says which kind it is.
  */
 
-const GROUPS = ['alu', 'shift', 'bit', 'muldiv', 'misc', 'cond', 'string', 'bcd'];
+const GROUPS = ['alu', 'shift', 'bit', 'muldiv', 'misc', 'cond', 'string', 'bcd', 'bmi'];
 
 for (const bits of [32, 64] as const) {
   for (const group of GROUPS) {

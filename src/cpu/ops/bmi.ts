@@ -11,12 +11,13 @@ import { def } from './registry';
  * VEX.vvvv; BLSI/BLSMSK/BLSR write VEX.vvvv (ModRM.reg is their opcode extension).
  *
  * Flags (SDM; the undefined ones as this machine's CPU leaves them, see test/diff/README.md):
- * - ANDN: SF ZF from the result, CF = OF = 0; AF PF (undefined) 0.
- * - BEXTR: ZF from the result, CF = OF = 0; AF SF PF (undefined) 0.
- * - BLSI: SF ZF from the result, CF = (source != 0), OF = 0; AF PF (undefined) 0.
- * - BLSMSK: SF from the result, CF = (source = 0), ZF = OF = 0; AF PF (undefined) 0.
- * - BLSR: SF ZF from the result, CF = (source = 0), OF = 0; AF PF (undefined) 0.
- * - BZHI: SF ZF from the result, CF = (index > operand bits - 1), OF = 0; AF PF (undefined) 0.
+ * - ANDN: SF ZF from the result, CF = OF = 0.
+ * - BEXTR: ZF from the result, CF = OF = 0; undefined: AF = 1, SF = 0, PF = parity of the result.
+ * - BLSI: SF ZF from the result, CF = (source != 0), OF = 0.
+ * - BLSMSK: SF from the result, CF = (source = 0), ZF = OF = 0.
+ * - BLSR: SF ZF from the result, CF = (source = 0), OF = 0.
+ * - BZHI: SF ZF from the result, CF = (index > operand bits - 1), OF = 0.
+ * - undefined AF and PF of ANDN, BLS* and BZHI: AF = 0, PF = parity of the result's low byte.
  * - MULX PDEP PEXT RORX SARX SHLX SHRX: no flag changes.
  * VEX instructions are #UD in real-address and virtual-8086 mode.
  */
@@ -48,10 +49,10 @@ function put(c: Cpu, size: number, r: number, lo: number, hi: number): void {
   c.rh[r] = size === 8 ? hi : 0;
 }
 
-/** SF and ZF of a result of `size` bytes. */
-function sz(size: number, lo: number, hi: number): number {
+/** SF, ZF and (undefined, as this CPU does) PF of a result of `size` bytes; AF stays 0. */
+function szp(size: number, lo: number, hi: number): number {
   const top = size === 8 ? hi : lo;
-  return ((size === 8 ? lo | hi : lo) === 0 ? F.ZF : 0) | (top < 0 ? F.SF : 0);
+  return ((size === 8 ? lo | hi : lo) === 0 ? F.ZF : 0) | (top < 0 ? F.SF : 0) | F.PARITY[lo & 0xFF];
 }
 
 /** Low n bits set (n 0..32). */
@@ -102,7 +103,7 @@ function andn(c: Cpu, i: Instr): void {
   const lo = srcE(c, i), hi = eHi, v = i.imm2;
   const rlo = ~c.r[v] & lo, rhi = i.size === 8 ? ~c.rh[v] & hi : 0;
   put(c, i.size, i.reg, rlo, rhi);
-  c.setArith(sz(i.size, rlo, rhi));
+  c.setArith(szp(i.size, rlo, rhi));
 }
 
 /** BEXTR r, r/m, vvvv: start = vvvv[7:0], length = vvvv[15:8]. */
@@ -124,7 +125,7 @@ function bextr(c: Cpu, i: Instr): void {
     }
   }
   put(c, i.size, i.reg, rlo, rhi);
-  c.setArith((rlo | rhi) === 0 ? F.ZF : 0);
+  c.setArith(((rlo | rhi) === 0 ? F.ZF : 0) | F.AF | F.PARITY[rlo & 0xFF]);
 }
 
 /** BLSI vvvv, r/m: isolate the lowest set bit. */
@@ -133,7 +134,7 @@ function blsi(c: Cpu, i: Instr): void {
   const nlo = -lo | 0, nhi = lo === 0 ? -hi | 0 : ~hi;
   const rlo = lo & nlo, rhi = i.size === 8 ? hi & nhi : 0;
   put(c, i.size, i.imm2, rlo, rhi);
-  c.setArith(sz(i.size, rlo, rhi) | ((lo | hi) !== 0 ? F.CF : 0));
+  c.setArith(szp(i.size, rlo, rhi) | ((lo | hi) !== 0 ? F.CF : 0));
 }
 
 /** BLSMSK vvvv, r/m: mask up to and including the lowest set bit. */
@@ -143,7 +144,7 @@ function blsmsk(c: Cpu, i: Instr): void {
   const rlo = lo ^ mlo, rhi = i.size === 8 ? hi ^ mhi : 0;
   put(c, i.size, i.imm2, rlo, rhi);
   const top = i.size === 8 ? rhi : rlo;
-  c.setArith((top < 0 ? F.SF : 0) | ((lo | hi) === 0 ? F.CF : 0));
+  c.setArith((top < 0 ? F.SF : 0) | ((lo | hi) === 0 ? F.CF : 0) | F.PARITY[rlo & 0xFF]);
 }
 
 /** BLSR vvvv, r/m: clear the lowest set bit. */
@@ -152,7 +153,7 @@ function blsr(c: Cpu, i: Instr): void {
   const mlo = (lo - 1) | 0, mhi = lo === 0 ? (hi - 1) | 0 : hi;
   const rlo = lo & mlo, rhi = i.size === 8 ? hi & mhi : 0;
   put(c, i.size, i.imm2, rlo, rhi);
-  c.setArith(sz(i.size, rlo, rhi) | ((lo | hi) === 0 ? F.CF : 0));
+  c.setArith(szp(i.size, rlo, rhi) | ((lo | hi) === 0 ? F.CF : 0));
 }
 
 // ---- BMI2 ----
@@ -167,7 +168,7 @@ function bzhi(c: Cpu, i: Instr): void {
     if (i.size === 8) { rlo = keepLow64(lo, hi, n); rhi = rHi; } else rlo = lo & lowMask(n);
   } else cf = F.CF;
   put(c, i.size, i.reg, rlo, rhi);
-  c.setArith(sz(i.size, rlo, rhi) | cf);
+  c.setArith(szp(i.size, rlo, rhi) | cf);
 }
 
 /** Scratch limbs for the 64 x 64 -> 128-bit product (16-bit limbs, no allocation per use). */

@@ -2,7 +2,7 @@ import type { Instr } from '../block';
 import type { Cpu } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
-import { checkCodeDescriptor, commitCs, desc, descAr, descBase, descLimit, loadSegment, nullLowerPrivSegs, readDescriptor, setCpl } from '../segmentation';
+import { checkCodeDescriptor, checkReturnSs, commitCs, commitReturnSs, desc, descAr, descBase, descLimit, nullLowerPrivSegs, readDescriptor, setCpl } from '../segmentation';
 import { taskSwitch, TASK_CALL, TASK_IRET, TASK_JMP } from '../tasks';
 import { callGate } from './gates';
 import { def } from './registry';
@@ -22,7 +22,7 @@ function checkTargetInCs(c: Cpu, off: number): void {
 
 /** Real and virtual-8086 mode: CS = sel, base = sel * 16. */
 function realFar(c: Cpu, sel: number, off: number): void {
-  if (off > c.segLimit[K.SEG_CS] && !c.v86) c.raise(K.EXC_GP, 0, `far transfer offset 0x${off.toString(16)} beyond the CS limit`);
+  if (off > c.segLimit[K.SEG_CS]) c.raise(K.EXC_GP, 0, `far transfer offset 0x${off.toString(16)} beyond the CS limit`);
   c.segSel[K.SEG_CS] = sel;
   c.segBase[K.SEG_CS] = sel * 16;
   c.refreshSeg(K.SEG_CS);
@@ -158,6 +158,7 @@ function retf(c: Cpu, i: Instr): void {
   const long = (c.efer & K.EFER_LMA) !== 0 && (ar & K.AR_L) !== 0;
   const lim = descLimit(desc.lo, desc.hi);
   if (!long && off > lim) c.raise(K.EXC_GP, 0, 'RETF offset beyond the CS limit');
+  if (long && (off < -CANON || off >= CANON)) c.raise(K.EXC_GP, 0, 'RETF to a non-canonical offset');
   if (rpl === c.cpl) {
     commitCs(c, sel, c.cpl);
     c.rip = off;
@@ -169,9 +170,11 @@ function retf(c: Cpu, i: Instr): void {
   const codeLo = desc.lo, codeHi = desc.hi, codeAddr = desc.addr;
   const sp = peekN(c, osz, 2 + i.imm / osz);
   const ss = peekN(c, osz, 3 + i.imm / osz) & 0xFFFF;
+  // SS is checked before anything changes, loaded after CS
+  checkReturnSs(c, ss, rpl, long);
   desc.lo = codeLo; desc.hi = codeHi; desc.addr = codeAddr;
   commitCs(c, sel, rpl);
-  loadOuterSs(c, ss, rpl, long);
+  commitReturnSs(c);
   if (osz === 8 || long) c.setAddrReg(4, 8, sp + i.imm);
   else if (c.segAr[K.SEG_SS] & K.AR_DB) { c.r[4] = (sp + i.imm) | 0; c.rh[4] = 0; }
   else c.r[4] = (c.r[4] & ~0xFFFF) | ((sp + i.imm) & 0xFFFF);
@@ -180,19 +183,13 @@ function retf(c: Cpu, i: Instr): void {
   c.updateMode();
 }
 
-/** Loads SS for a return to outer privilege (a null SS is allowed for 64-bit code below ring 3). */
-function loadOuterSs(c: Cpu, ss: number, rpl: number, long: boolean): void {
-  if ((ss & 0xFFFC) === 0) {
-    if (!long || rpl === 3) c.raise(K.EXC_GP, 0, 'return to outer privilege with a null SS');
-    c.loadSegRaw(K.SEG_SS, ss, 0, 0, K.AR_UNUSABLE | K.AR_DB | (rpl << K.AR_DPL_SHIFT) | K.AR_S | 3);
-    c.updateMode();
-    return;
-  }
-  // CPL is already rpl (commitCs), so the ordinary SS load checks apply
-  loadSegment(c, K.SEG_SS, ss);
-}
-
-/** IRET/IRETD/IRETQ (SDM IRET): real mode, virtual-8086, protected mode, nested task, IA-32e. */
+/**
+ * IRET/IRETD/IRETQ (SDM IRET): real mode, virtual-8086, protected mode, nested task, IA-32e.
+ * RF from the image would only suppress instruction breakpoints on the next instruction and is then
+ * cleared when that instruction completes; the core has no instruction breakpoints and never clears
+ * RF per instruction, so IRET leaves it clear (otherwise RF=1 from a fault frame would stick and show
+ * up in later frames, R11 after SYSCALL and saved task state).
+ */
 function iret(c: Cpu, i: Instr): void {
   const osz = i.size;
   if (!c.protectedMode) {
@@ -202,7 +199,7 @@ function iret(c: Cpu, i: Instr): void {
     realFar(c, cs, osz === 2 ? ip & 0xFFFF : ip);
     addSp(c, 3 * osz);
     const m = osz === 2 ? 0xFFFF & ~0 : F.IMPLEMENTED & ~(F.VM | F.VIF | F.VIP);
-    c.setFlags(fl, m & ~F.RF | (osz === 4 ? F.RF : 0));
+    c.setFlags(fl & ~F.RF, m | (osz === 4 ? F.RF : 0));
     return;
   }
   if (c.v86) {
@@ -213,7 +210,7 @@ function iret(c: Cpu, i: Instr): void {
     realFar(c, cs, osz === 2 ? ip & 0xFFFF : ip);
     addSp(c, 3 * osz);
     // IOPL and VM are not changed from virtual-8086 mode
-    c.setFlags(fl, (osz === 2 ? 0xFFFF : F.IMPLEMENTED & ~(F.VIF | F.VIP)) & ~(F.IOPL | F.VM));
+    c.setFlags(fl & ~F.RF, (osz === 2 ? 0xFFFF : F.IMPLEMENTED & ~(F.VIF | F.VIP)) & ~(F.IOPL | F.VM));
     return;
   }
   if (c.flags & F.NT) {
@@ -238,6 +235,7 @@ function iret(c: Cpu, i: Instr): void {
   if (ar & 4 ? dpl > rpl : dpl !== rpl) c.raise(K.EXC_GP, sel & 0xFFFC, `IRET: code DPL ${dpl} does not match RPL ${rpl}`);
   const long = (c.efer & K.EFER_LMA) !== 0 && (ar & K.AR_L) !== 0;
   if (!long && ip > descLimit(desc.lo, desc.hi)) c.raise(K.EXC_GP, 0, 'IRET offset beyond the CS limit');
+  if (long && (ip < -CANON || ip >= CANON)) c.raise(K.EXC_GP, 0, 'IRET to a non-canonical offset');
   const codeLo = desc.lo, codeHi = desc.hi, codeAddr = desc.addr;
   const oldCpl = c.cpl;
   // IA-32e mode always pops SS:RSP; otherwise only on a privilege change
@@ -246,6 +244,8 @@ function iret(c: Cpu, i: Instr): void {
   if (popStack) {
     sp = peekN(c, osz, 3);
     ss = peekN(c, osz, 4) & 0xFFFF;
+    // SS is checked before anything changes, loaded after CS
+    checkReturnSs(c, ss, rpl, long);
   }
   // flags: which bits IRET may change depends on the old CPL and IOPL
   let m = F.ARITH | F.TF | F.DF | F.NT | F.RF | F.AC | F.ID;
@@ -257,33 +257,34 @@ function iret(c: Cpu, i: Instr): void {
   commitCs(c, sel, rpl);
   c.rip = ip;
   if (popStack) {
-    loadOuterSs(c, ss, rpl, long);
+    commitReturnSs(c);
     if (long || osz === 8) c.setAddrReg(4, 8, sp);
     else if (c.segAr[K.SEG_SS] & K.AR_DB) { c.r[4] = sp | 0; c.rh[4] = 0; }
     else c.r[4] = (c.r[4] & ~0xFFFF) | (sp & 0xFFFF);
   } else {
     addSp(c, 3 * osz);
   }
-  c.setFlags(fl, m);
+  c.setFlags(fl & ~F.RF, m);
   if (rpl > oldCpl) nullLowerPrivSegs(c);
   c.updateMode();
 }
 
 /** IRETD from ring 0 with VM=1 in the image: returns to virtual-8086 mode (SDM IRET). */
 function iretToV86(c: Cpu, ip: number, cs: number, fl: number): void {
+  if (ip > 0xFFFF) c.raise(K.EXC_GP, 0, `IRET to virtual-8086 mode with EIP 0x${ip.toString(16)} beyond 0xFFFF`);
   const esp = peekN(c, 4, 3);
   const ss = peekN(c, 4, 4) & 0xFFFF;
   const es = peekN(c, 4, 5) & 0xFFFF;
   const ds = peekN(c, 4, 6) & 0xFFFF;
   const fs = peekN(c, 4, 7) & 0xFFFF;
   const gs = peekN(c, 4, 8) & 0xFFFF;
-  c.setFlags(fl, F.IMPLEMENTED);
+  c.setFlags(fl & ~F.RF, F.IMPLEMENTED);
   const v86Ar = K.AR_P | K.AR_S | 3 | (3 << K.AR_DPL_SHIFT);
   const segs: [number, number][] = [[K.SEG_ES, es], [K.SEG_CS, cs], [K.SEG_SS, ss], [K.SEG_DS, ds], [K.SEG_FS, fs], [K.SEG_GS, gs]];
   for (const [s, v] of segs) c.loadSegRaw(s, v, v * 16, 0xFFFF, s === K.SEG_CS ? v86Ar | 8 : v86Ar);
   c.r[4] = esp | 0;
   c.rh[4] = 0;
-  c.rip = ip & 0xFFFF;
+  c.rip = ip;
   c.updateMode();
 }
 

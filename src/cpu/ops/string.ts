@@ -385,6 +385,19 @@ function scas(c: Cpu, i: Instr): void {
   try {
     while (done < n) {
       const k = span(c, SEG_ES, di, e, down, a, n - done, false);
+      if (k > 0 && e === 1) {
+        // bytes (strlen, memchr): a tight scan for the first element that ends the repetition
+        const mem = c.mem;
+        let x = spanHost, j = 0;
+        if (whileEq) while (j < k && mem[x] === acc) { j++; x += step; }
+        else while (j < k && mem[x] !== acc) { j++; x += step; }
+        if (j < k) { stopped = true; j++; } else x -= step;
+        cmpFlags(c, 1, acc, 0, mem[x], 0);
+        di = wrapA(di + j * step, a);
+        done += j;
+        if (stopped) break;
+        continue;
+      }
       if (k > 0) {
         let x = spanHost, v = 0, vh = 0, j = 0;
         while (j < k) {

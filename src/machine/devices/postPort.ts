@@ -34,7 +34,9 @@ export class PostPort implements PortDevice {
   private readonly onPost?: (record: PostRecord) => void;
   private readonly now: () => number;
   private readonly maxRecords: number;
-  private readonly log: PostRecord[] = [];
+  private readonly values: Uint8Array;
+  private readonly counts: Float64Array;
+  private readonly times: Float64Array;
   private latch = 0;
   /** Every write since power-up, including records that fell out of the log. */
   totalWrites = 0;
@@ -44,6 +46,9 @@ export class PostPort implements PortDevice {
     this.onPost = options.onPost;
     this.now = options.now ?? Date.now;
     this.maxRecords = options.maxRecords ?? 65536;
+    this.values = new Uint8Array(this.maxRecords);
+    this.counts = new Float64Array(this.maxRecords);
+    this.times = new Float64Array(this.maxRecords);
   }
 
   attach(bus: PortRegistry): void {
@@ -55,9 +60,15 @@ export class PostPort implements PortDevice {
     return this.latch;
   }
 
-  /** The kept records, oldest first. */
+  /** The kept records, oldest first (built on demand from the ring). */
   get records(): readonly PostRecord[] {
-    return this.log;
+    const out: PostRecord[] = [];
+    const n = Math.min(this.totalWrites, this.maxRecords);
+    for (let k = this.totalWrites - n; k < this.totalWrites; k++) {
+      const slot = k % this.maxRecords;
+      out.push({ value: this.values[slot], instructions: this.counts[slot], timeMs: this.times[slot] });
+    }
+    return out;
   }
 
   // Byte-only device: the bus splits wider accesses, so port 0x81 and up stay open bus.
@@ -67,10 +78,14 @@ export class PostPort implements PortDevice {
 
   out(_port: number, _size: number, value: number): void {
     this.latch = value & 0xff;
-    const record: PostRecord = { value: this.latch, instructions: this.clock.instructions(), timeMs: this.now() };
+    // a ring of typed arrays: a guest writing POST codes in a tight loop costs no allocation
+    const slot = this.totalWrites % this.maxRecords;
+    const instructions = this.clock.instructions();
+    const timeMs = this.now();
+    this.values[slot] = this.latch;
+    this.counts[slot] = instructions;
+    this.times[slot] = timeMs;
     this.totalWrites++;
-    if (this.log.length >= this.maxRecords) this.log.shift();
-    this.log.push(record);
-    this.onPost?.(record);
+    if (this.onPost) this.onPost({ value: this.latch, instructions, timeMs });
   }
 }

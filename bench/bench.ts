@@ -1,0 +1,85 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Machine } from '../src/machine/machine';
+import { loadImage } from '../src/machine/loaders';
+import type { CpuMode } from '../src/machine/loaders/loadPlan';
+
+/**
+ * `npm run bench`: guest workloads on the full machine, each run several times; prints the median
+ * MIPS per workload as a table and as JSON (last line). Workload sources: bench/workloads/*.asm.
+ *
+ *   node dist/bench.js [--runs N] [--only name,name]
+ */
+
+interface Workload {
+  name: string;
+  file: string;
+  mode: CpuMode;
+  what: string;
+}
+
+const WORKLOADS: Workload[] = [
+  { name: 'alu', file: 'alu16.bin', mode: 'real', what: 'ALU loop, 16-bit real mode' },
+  { name: 'alu32', file: 'alu32.bin', mode: 'protected', what: 'ALU loop, 32-bit protected mode' },
+  { name: 'alu64', file: 'alu64.bin', mode: 'long', what: 'ALU loop, 64-bit long mode (64-bit operands)' },
+  { name: 'mem', file: 'mem32.bin', mode: 'protected', what: 'loads/stores + REP MOVSD (a REP chunk counts once)' },
+  { name: 'call', file: 'call16.bin', mode: 'real', what: 'call/ret recursion, stack in another page' },
+  { name: 'call-samepage', file: 'call16-samepage.bin', mode: 'real', what: 'call/ret recursion, stack in the code page' },
+  { name: 'io', file: 'io16.bin', mode: 'real', what: 'OUT to port 0x80 loop' },
+];
+
+function workloadDir(): string {
+  for (const d of [path.resolve(__dirname, '../bench/workloads'), path.resolve(__dirname, 'workloads'), path.resolve('bench/workloads')]) {
+    if (fs.existsSync(d)) return d;
+  }
+  throw new Error('bench/workloads not found');
+}
+
+function runOnce(w: Workload, image: Uint8Array): { instructions: number; seconds: number } {
+  const m = new Machine({ ramMiB: 64 });
+  const plan = loadImage(image, { format: 'flat', mode: w.mode, ramBytes: m.ramBytes });
+  m.load(plan);
+  const t0 = process.hrtime.bigint();
+  const out = m.run(5e9);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (out.kind !== 'halt') throw new Error(`${w.name}: expected a clean halt, got ${out.kind} (${out.detail})`);
+  return { instructions: m.cpu.icount, seconds };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null;
+  const dir = workloadDir();
+  const results: Record<string, { mips: number; instructions: number; runs: number[] }> = {};
+  for (const w of WORKLOADS) {
+    if (only && !only.includes(w.name)) continue;
+    const image = new Uint8Array(fs.readFileSync(path.join(dir, w.file)));
+    runOnce(w, image); // warm-up: let the JIT settle
+    const mips: number[] = [];
+    let instructions = 0;
+    for (let k = 0; k < runs; k++) {
+      const r = runOnce(w, image);
+      instructions = r.instructions;
+      mips.push(r.instructions / r.seconds / 1e6);
+    }
+    results[w.name] = { mips: Number(median(mips).toFixed(1)), instructions, runs: mips.map((x) => Number(x.toFixed(1))) };
+  }
+  const rows = Object.entries(results);
+  const width = Math.max(...WORKLOADS.map((w) => w.name.length));
+  process.stdout.write(`${'workload'.padEnd(width)}  median MIPS  instructions  runs (MIPS)\n`);
+  for (const [name, r] of rows) {
+    process.stdout.write(`${name.padEnd(width)}  ${r.mips.toFixed(1).padStart(11)}  ${String(r.instructions).padStart(12)}  ${r.runs.join(' ')}\n`);
+  }
+  if (results.call && results['call-samepage']) {
+    process.stdout.write(`call-samepage / call = ${(results['call-samepage'].mips / results.call.mips).toFixed(2)}\n`);
+  }
+  process.stdout.write(JSON.stringify({ runs, results }) + '\n');
+}
+
+main();
