@@ -125,6 +125,11 @@ export class Cpu {
   skipBreakpoint = false;
   /** VMX non-root operation: intercept checks run only when true. */
   nonRoot = false;
+  /**
+   * VMX state (src/cpu/vmx owns its type and lifetime; the core only carries it). null until the
+   * VMX layer attaches itself to this CPU.
+   */
+  vmx: unknown = null;
 
   // ---- memory pipeline ----
   readonly bus: PhysicalBus;
