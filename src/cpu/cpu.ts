@@ -7,7 +7,6 @@ import { decodeBlock } from './decoder';
 import { deliverEvent, EVT_EXT, EVT_HW, EVT_NMI } from './interrupts';
 import { MsrFile } from './msr';
 import { CpuidTable } from './cpuid';
-import * as FP from './fastpath';
 
 /** Thrown (a single shared object, so nothing is allocated) to abandon the current instruction. */
 export const FAULT = { kind: 'fault' } as const;
@@ -61,6 +60,10 @@ export class Cpu {
   lzR = 0;
   /** Carry-in of the last ADC/SBB. */
   lzC = 0;
+  /** High halves of a 64-bit lazy record (size 8). */
+  lzAh = 0;
+  lzBh = 0;
+  lzRh = 0;
 
   // ---- segment registers with hidden caches (0-5 ES..GS, 6 LDTR, 7 TR) ----
   readonly segSel = new Uint16Array(8);
@@ -308,6 +311,7 @@ export class Cpu {
   getCF(): number {
     const op = this.lzOp;
     if (op === 0) return this.flags & F.CF;
+    if ((op & 0xF) === 8) return this.cf64(op >> 4);
     const m = lzMask(op);
     const a = (this.lzA & m) >>> 0;
     switch (op >> 4) {
@@ -320,15 +324,43 @@ export class Cpu {
     }
   }
 
-  getZF(): number {
+  /** CF of a 64-bit lazy record: unsigned 64-bit comparisons on (hi, lo) pairs. */
+  private cf64(kind: number): number {
+    const ah = this.lzAh >>> 0, al = this.lzA >>> 0;
+    switch (kind) {
+      case 1 /* LZ_ADD */: case 2 /* LZ_ADC */: {
+        const rh = this.lzRh >>> 0, rl = this.lzR >>> 0;
+        const less = rh < ah || (rh === ah && rl < al);
+        const equal = rh === ah && rl === al;
+        return less || (kind === 2 && this.lzC !== 0 && equal) ? 1 : 0;
+      }
+      case 3 /* LZ_SUB */: case 4 /* LZ_SBB */: {
+        const bh = this.lzBh >>> 0, bl = this.lzB >>> 0;
+        const less = ah < bh || (ah === bh && al < bl);
+        const equal = ah === bh && al === bl;
+        return less || (kind === 4 && this.lzC !== 0 && equal) ? 1 : 0;
+      }
+      case 6 /* LZ_INC */: case 7 /* LZ_DEC */: return this.flags & F.CF;
+      default: return 0;
+    }
+  }
+
+  /** True when the last result was zero (ZF), without materialising other flags. */
+  zeroResult(): boolean {
     const op = this.lzOp;
-    if (op === 0) return this.flags & F.ZF;
-    return (this.lzR & lzMask(op)) === 0 ? F.ZF : 0;
+    if (op === 0) return (this.flags & F.ZF) !== 0;
+    if ((op & 0xF) === 8) return (this.lzR | this.lzRh) === 0;
+    return (this.lzR & lzMask(op)) === 0;
+  }
+
+  getZF(): number {
+    return this.zeroResult() ? F.ZF : 0;
   }
 
   getSF(): number {
     const op = this.lzOp;
     if (op === 0) return this.flags & F.SF;
+    if ((op & 0xF) === 8) return this.lzRh < 0 ? F.SF : 0;
     return this.lzR & lzSign(op) ? F.SF : 0;
   }
 
@@ -340,19 +372,32 @@ export class Cpu {
   getAF(): number {
     const op = this.lzOp;
     if (op === 0) return this.flags & F.AF;
-    if (op >> 4 === F.LZ_LOGIC) return 0;
+    if (op >> 4 === 5 /* LZ_LOGIC */) return 0;
     return (this.lzA ^ this.lzB ^ this.lzR) & F.AF;
   }
 
   getOF(): number {
     const op = this.lzOp;
     if (op === 0) return this.flags & F.OF;
-    const a = this.lzA, b = this.lzB, r = this.lzR, s = lzSign(op);
+    const wide = (op & 0xF) === 8;
+    const a = wide ? this.lzAh : this.lzA, b = wide ? this.lzBh : this.lzB, r = wide ? this.lzRh : this.lzR;
+    const s = wide ? -0x80000000 : lzSign(op);
     switch (op >> 4) {
       case 1 /* LZ_ADD */: case 2 /* LZ_ADC */: case 6 /* LZ_INC */: return (a ^ r) & (b ^ r) & s ? F.OF : 0;
       case 3 /* LZ_SUB */: case 4 /* LZ_SBB */: case 7 /* LZ_DEC */: return (a ^ b) & (a ^ r) & s ? F.OF : 0;
       default: return 0;
     }
+  }
+
+  /** Records a 64-bit lazy result (a, b, r as lo/hi pairs). */
+  setLazy64(op: number, al: number, ah: number, bl: number, bh: number, rl: number, rh: number): void {
+    this.lzOp = (op << 4) | 8;
+    this.lzA = al;
+    this.lzAh = ah;
+    this.lzB = bl;
+    this.lzBh = bh;
+    this.lzR = rl;
+    this.lzRh = rh;
   }
 
   /** The full EFLAGS value. */
@@ -977,29 +1022,56 @@ export class Cpu {
             // the hottest forms inline (fastpath.ts); everything else through its handler
             switch (ins.kind) {
               case 0: ins.fn(this, ins); break;
-              case 1 /* KIND_ADD_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14 /* LZ_ADD, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
-              case 2 /* KIND_OR_RR */: { const v = r[ins.rm] | r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 3 /* KIND_AND_RR */: { const v = r[ins.rm] & r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 4 /* KIND_SUB_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
-              case 5 /* KIND_XOR_RR */: { const v = r[ins.rm] ^ r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 6 /* KIND_CMP_RR */: { const a = r[ins.rm], b = r[ins.reg]; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
-              case 7 /* KIND_ADD_RI */: { const a = r[ins.rm], b = ins.imm, v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14 /* LZ_ADD, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
-              case 8 /* KIND_OR_RI */: { const v = r[ins.rm] | ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 9 /* KIND_AND_RI */: { const v = r[ins.rm] & ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 10 /* KIND_SUB_RI */: { const a = r[ins.rm], b = ins.imm, v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = v; break; }
-              case 11 /* KIND_XOR_RI */: { const v = r[ins.rm] ^ ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54 /* LZ_LOGIC, 32-bit */; this.lzR = v; break; }
-              case 12 /* KIND_CMP_RI */: { const a = r[ins.rm], b = ins.imm; this.lzOp = 0x34 /* LZ_SUB, 32-bit */; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
-              case 13 /* KIND_INC */: case 14 /* KIND_DEC */: {
-                // CF survives INC/DEC: materialise it from the previous lazy record first
-                if (this.lzOp !== 0) this.flags = (this.flags & ~F.CF) | this.getCF();
-                const a = r[ins.rm], v = ins.kind === 13 ? (a + 1) | 0 : (a - 1) | 0;
-                r[ins.rm] = v; rh[ins.rm] = 0;
-                this.lzOp = ins.kind === 13 ? 0x64 /* LZ_INC */ : 0x74 /* LZ_DEC */; this.lzA = a; this.lzB = 1; this.lzR = v;
-                break;
-              }
-              case 15 /* KIND_MOV_RR */: r[ins.rm] = r[ins.reg]; rh[ins.rm] = 0; break;
-              case 16 /* KIND_JZ */: { const op = this.lzOp; if (op === 0 ? (this.flags & 0x40) !== 0 : (this.lzR & lzMask(op)) === 0) this.branch(ins.target); break; }
-              case 17 /* KIND_JNZ */: { const op = this.lzOp; if (op === 0 ? (this.flags & 0x40) === 0 : (this.lzR & lzMask(op)) !== 0) this.branch(ins.target); break; }
+              case 1 /* ADD32_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 2 /* OR32_RR */: { const v = r[ins.rm] | r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 3 /* AND32_RR */: { const v = r[ins.rm] & r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 4 /* SUB32_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 5 /* XOR32_RR */: { const v = r[ins.rm] ^ r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 6 /* CMP32_RR */: { const a = r[ins.rm], b = r[ins.reg]; this.lzOp = 0x34; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
+              case 7 /* ADD32_RI */: { const a = r[ins.rm], b = ins.imm, v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 8 /* OR32_RI */: { const v = r[ins.rm] | ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 9 /* AND32_RI */: { const v = r[ins.rm] & ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 10 /* SUB32_RI */: { const a = r[ins.rm], b = ins.imm, v = (a - b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x34; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 11 /* XOR32_RI */: { const v = r[ins.rm] ^ ins.imm; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
+              case 12 /* CMP32_RI */: { const a = r[ins.rm], b = ins.imm; this.lzOp = 0x34; this.lzA = a; this.lzB = b; this.lzR = (a - b) | 0; break; }
+              case 13 /* INC32 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const a = r[ins.rm], v = (a + 1) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x64; this.lzA = a; this.lzB = 1; this.lzR = v; break; }
+              case 14 /* DEC32 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const a = r[ins.rm], v = (a - 1) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x74; this.lzA = a; this.lzB = 1; this.lzR = v; break; }
+              case 15 /* MOV32_RR */: r[ins.rm] = r[ins.reg]; rh[ins.rm] = 0; break;
+              case 16 /* ADD16_RR */: { const a = r[ins.rm] & 0xFFFF, b = r[ins.reg] & 0xFFFF, v = (a + b) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x12; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 17 /* OR16_RR */: { const v = (r[ins.rm] | (r[ins.reg] & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 18 /* AND16_RR */: { const v = (r[ins.rm] & (r[ins.reg] & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 19 /* SUB16_RR */: { const a = r[ins.rm] & 0xFFFF, b = r[ins.reg] & 0xFFFF, v = (a - b) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x32; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 20 /* XOR16_RR */: { const v = (r[ins.rm] ^ (r[ins.reg] & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 21 /* CMP16_RR */: { const a = r[ins.rm] & 0xFFFF, b = r[ins.reg] & 0xFFFF; this.lzOp = 0x32; this.lzA = a; this.lzB = b; this.lzR = (a - b) & 0xFFFF; break; }
+              case 22 /* ADD16_RI */: { const a = r[ins.rm] & 0xFFFF, b = ins.imm & 0xFFFF, v = (a + b) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x12; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 23 /* OR16_RI */: { const v = (r[ins.rm] | (ins.imm & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 24 /* AND16_RI */: { const v = (r[ins.rm] & (ins.imm & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 25 /* SUB16_RI */: { const a = r[ins.rm] & 0xFFFF, b = ins.imm & 0xFFFF, v = (a - b) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x32; this.lzA = a; this.lzB = b; this.lzR = v; break; }
+              case 26 /* XOR16_RI */: { const v = (r[ins.rm] ^ (ins.imm & 0xFFFF)) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x52; this.lzR = v; break; }
+              case 27 /* CMP16_RI */: { const a = r[ins.rm] & 0xFFFF, b = ins.imm & 0xFFFF; this.lzOp = 0x32; this.lzA = a; this.lzB = b; this.lzR = (a - b) & 0xFFFF; break; }
+              case 28 /* INC16 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const a = r[ins.rm] & 0xFFFF, v = (a + 1) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x62; this.lzA = a; this.lzB = 1; this.lzR = v; break; }
+              case 29 /* DEC16 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const a = r[ins.rm] & 0xFFFF, v = (a - 1) & 0xFFFF; r[ins.rm] = (r[ins.rm] & ~0xFFFF) | v; this.lzOp = 0x72; this.lzA = a; this.lzB = 1; this.lzR = v; break; }
+              case 30 /* MOV16_RR */: r[ins.rm] = (r[ins.rm] & ~0xFFFF) | (r[ins.reg] & 0xFFFF); break;
+              case 31 /* ADD64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const lo = (al >>> 0) + (bl >>> 0), vl = lo | 0, vh = (ah + bh + (lo > 0xFFFFFFFF ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x18; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 32 /* OR64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const vl = al | bl, vh = ah | bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 33 /* AND64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const vl = al & bl, vh = ah & bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 34 /* SUB64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const lo = (al >>> 0) - (bl >>> 0), vl = lo | 0, vh = (ah - bh - (lo < 0 ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x38; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 35 /* XOR64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const vl = al ^ bl, vh = ah ^ bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 36 /* CMP64_RR */: { const al = r[ins.rm], ah = rh[ins.rm], bl = r[ins.reg], bh = rh[ins.reg]; const lo = (al >>> 0) - (bl >>> 0), vl = lo | 0, vh = (ah - bh - (lo < 0 ? 1 : 0)) | 0; this.lzOp = 0x38; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 37 /* ADD64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const lo = (al >>> 0) + (bl >>> 0), vl = lo | 0, vh = (ah + bh + (lo > 0xFFFFFFFF ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x18; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 38 /* OR64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const vl = al | bl, vh = ah | bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 39 /* AND64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const vl = al & bl, vh = ah & bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 40 /* SUB64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const lo = (al >>> 0) - (bl >>> 0), vl = lo | 0, vh = (ah - bh - (lo < 0 ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x38; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 41 /* XOR64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const vl = al ^ bl, vh = ah ^ bh; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x58; this.lzR = vl; this.lzRh = vh; break; }
+              case 42 /* CMP64_RI */: { const al = r[ins.rm], ah = rh[ins.rm], bl = ins.imm, bh = ins.imm >> 31; const lo = (al >>> 0) - (bl >>> 0), vl = lo | 0, vh = (ah - bh - (lo < 0 ? 1 : 0)) | 0; this.lzOp = 0x38; this.lzA = al; this.lzAh = ah; this.lzB = bl; this.lzBh = bh; this.lzR = vl; this.lzRh = vh; break; }
+              case 43 /* INC64 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const al = r[ins.rm], ah = rh[ins.rm], lo = (al >>> 0) + 1, vl = lo | 0, vh = (ah + (lo > 0xFFFFFFFF ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x68; this.lzA = al; this.lzAh = ah; this.lzB = 1; this.lzBh = 0; this.lzR = vl; this.lzRh = vh; break; }
+              case 44 /* DEC64 */: { if (this.lzOp !== 0) this.flags = (this.flags & ~1) | this.getCF(); const al = r[ins.rm], ah = rh[ins.rm], lo = (al >>> 0) - 1, vl = lo | 0, vh = (ah - (lo < 0 ? 1 : 0)) | 0; r[ins.rm] = vl; rh[ins.rm] = vh; this.lzOp = 0x78; this.lzA = al; this.lzAh = ah; this.lzB = 1; this.lzBh = 0; this.lzR = vl; this.lzRh = vh; break; }
+              case 45 /* MOV64_RR */: r[ins.rm] = r[ins.reg]; rh[ins.rm] = rh[ins.reg]; break;
+              case 46 /* MOV8_RR */: this.setReg(1, ins.rm, this.getReg(1, ins.reg)); break;
+              case 47 /* JZ */: if (this.zeroResult()) this.branch(ins.target); break;
+              case 48 /* JNZ */: if (!this.zeroResult()) this.branch(ins.target); break;
+              case 49 /* JB */: if (this.getCF() !== 0) this.branch(ins.target); break;
+              case 50 /* JAE */: if (this.getCF() === 0) this.branch(ins.target); break;
               default: ins.fn(this, ins);
             }
           }

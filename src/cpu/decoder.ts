@@ -4,7 +4,7 @@ import { FAULT } from './cpu';
 import * as K from './constants';
 import { h, ud } from './ops/registry';
 import './ops';
-import { fastPathControl, kindOf } from './fastpath';
+import { kindOf } from './fastpath';
 
 /**
  * The x86 instruction decoder: prefixes, REX, VEX (for the BMI integer instructions), ModRM, SIB,
@@ -82,7 +82,7 @@ export function decodeBlock(c: Cpu, b: Block, lin: number, max: number): void {
     }
     ins.rip = rip;
     ins.len = fPos;
-    if (fastPathControl.enabled) ins.kind = kindOf(ins.fn);
+    ins.kind = kindOf(ins);
     ins.next = wrapIp(rip + fPos, fBits === 16 ? 2 : 4);
     if (ins.target === -1) ins.target = 0;
     b.instrs.push(ins);
@@ -278,7 +278,7 @@ function decodePrimary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
       case 0: ins.size = 1; modrm(); fix8(); ins.fn = h('alu_EG'); break;
       case 1: modrm(); ins.fn = !ins.isMem && size === 4 ? h('alu32rr_' + ins.cc) : h('alu_EG'); break;
       case 2: ins.size = 1; modrm(); fix8(); ins.fn = h('alu_GE'); break;
-      case 3: modrm(); ins.fn = h('alu_GE'); break;
+      case 3: modrm(); ins.fn = h('alu_GE'); if (!ins.isMem) swapToEG(ins); break;
       case 4: ins.size = 1; ins.imm = byte(); ins.fn = h('alu_AI'); break;
       case 5: ins.imm = immZ(size); ins.fn = h('alu_AI'); break;
     }
@@ -354,7 +354,7 @@ function decodePrimary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
     case 0x88: ins.size = 1; modrm(); fix8(); finishRipRel(ins, rip); ins.fn = h('mov_EG'); return;
     case 0x89: modrm(); finishRipRel(ins, rip); ins.fn = !ins.isMem && size === 4 ? h('mov32rr') : h('mov_EG'); return;
     case 0x8A: ins.size = 1; modrm(); fix8(); finishRipRel(ins, rip); ins.fn = h('mov_GE'); return;
-    case 0x8B: modrm(); finishRipRel(ins, rip); ins.fn = h('mov_GE'); return;
+    case 0x8B: modrm(); finishRipRel(ins, rip); ins.fn = h('mov_GE'); if (!ins.isMem) swapToEG(ins); return;
     case 0x8C: modrm(); finishRipRel(ins, rip); ins.cc = (ins.modrm >> 3) & 7; if (ins.cc > 5) return;
       if (ins.isMem) ins.size = 2; ins.fn = h('mov_ES'); return;
     case 0x8D: modrm(); finishRipRel(ins, rip); if (!ins.isMem) return; ins.fn = h('lea'); return;
@@ -485,6 +485,18 @@ function decodePrimary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
   // anything else in the one-byte map is #UD (ins.fn stays `ud`)
   void size;
   end();
+}
+
+/**
+ * `op reg, reg` encoded G,E (03, 0B, ..., 8B) is the same operation as the E,G encoding with the
+ * operands swapped: normalise so one handler (and one inline fast path) serves both.
+ */
+function swapToEG(ins: Instr): void {
+  const g = ins.reg;
+  ins.reg = ins.rm;
+  ins.rm = g;
+  if (ins.op === 0x8B) ins.fn = ins.size === 4 ? h('mov32rr') : h('mov_EG');
+  else ins.fn = ins.size === 4 ? h('alu32rr_' + ins.cc) : h('alu_EG');
 }
 
 /** Conditional jumps with a specialised handler for the conditions loops use most. */

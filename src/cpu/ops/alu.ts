@@ -40,39 +40,32 @@ export function aluOp(c: Cpu, op: number, a: number, b: number, size: number): n
 /** Result of the last alu64 call: the high half (the low half is returned). */
 let hi64 = 0;
 
-/** 64-bit ALU operation on (alo, ahi) and (blo, bhi); flags computed exactly. */
+/** 64-bit ALU operation on (alo, ahi) and (blo, bhi); flags recorded lazily (size 8). */
 export function alu64(c: Cpu, op: number, alo: number, ahi: number, blo: number, bhi: number): number {
-  let rlo: number, rhi: number, cf = 0, of = 0, af = 0;
+  let rlo: number, rhi: number;
   switch (op) {
     case ADD: case ADC: {
       const cin = op === ADC ? c.getCF() : 0;
       const lo = (alo >>> 0) + (blo >>> 0) + cin;
-      const carry = lo > 0xFFFFFFFF ? 1 : 0;
-      const hi = (ahi >>> 0) + (bhi >>> 0) + carry;
-      cf = hi > 0xFFFFFFFF ? 1 : 0;
       rlo = lo | 0;
-      rhi = hi | 0;
-      of = (ahi ^ rhi) & (bhi ^ rhi) & 0x80000000 ? F.OF : 0;
-      af = (alo ^ blo ^ rlo) & F.AF;
+      rhi = (ahi + bhi + (lo > 0xFFFFFFFF ? 1 : 0)) | 0;
+      c.setLazy64(op === ADC ? F.LZ_ADC : F.LZ_ADD, alo, ahi, blo, bhi, rlo, rhi);
+      c.lzC = cin;
       break;
     }
     case SUB: case SBB: case CMP: {
       const bin = op === SBB ? c.getCF() : 0;
       const lo = (alo >>> 0) - (blo >>> 0) - bin;
-      const borrow = lo < 0 ? 1 : 0;
-      const hi = (ahi >>> 0) - (bhi >>> 0) - borrow;
-      cf = hi < 0 ? 1 : 0;
       rlo = lo | 0;
-      rhi = hi | 0;
-      of = (ahi ^ bhi) & (ahi ^ rhi) & 0x80000000 ? F.OF : 0;
-      af = (alo ^ blo ^ rlo) & F.AF;
+      rhi = (ahi - bhi - (lo < 0 ? 1 : 0)) | 0;
+      c.setLazy64(op === SBB ? F.LZ_SBB : F.LZ_SUB, alo, ahi, blo, bhi, rlo, rhi);
+      c.lzC = bin;
       break;
     }
-    case OR: rlo = alo | blo; rhi = ahi | bhi; break;
-    case AND: rlo = alo & blo; rhi = ahi & bhi; break;
-    default: rlo = alo ^ blo; rhi = ahi ^ bhi; break;
+    case OR: rlo = alo | blo; rhi = ahi | bhi; c.setLazy64(F.LZ_LOGIC, 0, 0, 0, 0, rlo, rhi); break;
+    case AND: rlo = alo & blo; rhi = ahi & bhi; c.setLazy64(F.LZ_LOGIC, 0, 0, 0, 0, rlo, rhi); break;
+    default: rlo = alo ^ blo; rhi = ahi ^ bhi; c.setLazy64(F.LZ_LOGIC, 0, 0, 0, 0, rlo, rhi); break;
   }
-  c.setArith(flags64(rlo, rhi) | cf | of | af);
   hi64 = rhi;
   return rlo;
 }
@@ -233,6 +226,7 @@ function incDec(c: Cpu, i: Instr, delta: number): void {
     if (i.isMem) { lin = rmwLin(c, i, 8); lo = c.rdLin32(lin); hi = c.rdLin32(c.linAdd(lin, 4)); } else { lo = c.r[i.rm]; hi = c.rh[i.rm]; }
     const r = alu64(c, delta > 0 ? ADD : SUB, lo, hi, 1, 0);
     c.flags = (c.flags & ~F.CF) | cf;
+    c.lzOp = ((delta > 0 ? F.LZ_INC : F.LZ_DEC) << 4) | 8;
     if (i.isMem) { c.wrLin32(lin, r); c.wrLin32(c.linAdd(lin, 4), hi64); } else { c.r[i.rm] = r; c.rh[i.rm] = hi64; }
     return;
   }

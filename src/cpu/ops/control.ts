@@ -1,6 +1,5 @@
 import type { Instr } from '../block';
 import type { Cpu } from '../cpu';
-import { lzMask } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
 import { EVT_ICEBP, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
@@ -28,13 +27,11 @@ function jcc(c: Cpu, i: Instr): void {
 
 /** JZ/JNZ close most loops: test the lazy result directly instead of going through cond(). */
 function jz(c: Cpu, i: Instr): void {
-  const op = c.lzOp;
-  if (op === 0 ? (c.flags & F.ZF) !== 0 : (c.lzR & lzMask(op)) === 0) jumpTo(c, i.target);
+  if (c.zeroResult()) jumpTo(c, i.target);
 }
 
 function jnz(c: Cpu, i: Instr): void {
-  const op = c.lzOp;
-  if (op === 0 ? (c.flags & F.ZF) === 0 : (c.lzR & lzMask(op)) !== 0) jumpTo(c, i.target);
+  if (!c.zeroResult()) jumpTo(c, i.target);
 }
 
 function jmpRel(c: Cpu, i: Instr): void {
