@@ -13,7 +13,7 @@ org 0x7C00
     mov ss, ax
     mov sp, 0xF000
 %endif
-    mov di, 40
+    mov di, 150
 again:
     mov ax, 18
     call fib

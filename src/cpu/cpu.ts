@@ -148,6 +148,12 @@ export class Cpu {
   readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
   readonly tlbXOff = new Int32Array(TLB_SIZE);
   readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+  /**
+   * Writable pages that hold decoded code: never in the write TLB (every write must be checked
+   * against the code granules) but remembered here so the check skips the page walk.
+   */
+  readonly tlbCTag = new Float64Array(TLB_SIZE).fill(-1);
+  readonly tlbCOff = new Int32Array(TLB_SIZE);
   /** Some TLB entry came from a large page: INVLPG then flushes everything. */
   tlbHasLarge = false;
   /** CPL class the TLB was filled for (user vs supervisor). */
@@ -221,6 +227,7 @@ export class Cpu {
   refreshSeg(s: number): void {
     if (s === K.SEG_CS) this.codeEpoch++;
     const ar = this.segAr[s];
+    if (s === K.SEG_SS) this.stackBytes = this.mode64 ? 8 : ar & K.AR_DB ? 4 : 2;
     if (this.mode64) {
       this.effBase[s] = s >= K.SEG_FS ? this.segBase[s] : 0;
       this.rdLim[s] = Infinity;
@@ -495,10 +502,11 @@ export class Cpu {
     return this.rh[4] * TWO32 + (this.r[4] >>> 0);
   }
 
-  /** Stack-pointer width in bytes: 8 in 64-bit mode, else from SS.B. */
+  /** Stack-pointer width in bytes (8 in 64-bit mode, else from SS.B), kept by refreshSeg. */
+  stackBytes = 2;
+
   stackSize(): number {
-    if (this.mode64) return 8;
-    return this.segAr[K.SEG_SS] & K.AR_DB ? 4 : 2;
+    return this.stackBytes;
   }
 
   // =====================================================================================
@@ -734,6 +742,17 @@ export class Cpu {
 
   private wrLinSlow(lin: number, size: number, v: number): void {
     const po = lin & 0xFFF;
+    const cidx = (lin >>> 12) & TLB_MASK;
+    if (this.tlbCTag[cidx] === lin - po && po + size <= 0x1000) {
+      // a code page already translated for writing: check the granules, then write
+      const host = this.tlbCOff[cidx];
+      if (this.codePage[host >>> 12]) {
+        this.codeWritten(host + po, size);
+        this.hostWrite(host + po, size, v);
+        return;
+      }
+      this.tlbCTag[cidx] = -1;
+    }
     if (po + size > 0x1000) {
       // crosses a page: check both pages first so a fault leaves memory untouched
       this.xlate(this.linAdd(lin, size - 1), true, false);
@@ -747,6 +766,10 @@ export class Cpu {
       const page = host >>> 12;
       if (this.codePage[page]) {
         this.codeWritten(host + po, size);
+        const cidx2 = (lin >>> 12) & TLB_MASK;
+        this.tlbCTag[cidx2] = lin - po;
+        this.tlbCOff[cidx2] = host;
+        this.tlbGlobal[cidx2] = this.lastWalkGlobal;
       } else {
         const idx = (lin >>> 12) & TLB_MASK;
         this.tlbWTag[idx] = lin - po;
@@ -811,6 +834,7 @@ export class Cpu {
       this.tlbRTag.fill(-1);
       this.tlbWTag.fill(-1);
       this.tlbXTag.fill(-1);
+      this.tlbCTag.fill(-1);
       this.tlbHasLarge = false;
       return;
     }
@@ -819,6 +843,7 @@ export class Cpu {
         this.tlbRTag[k] = -1;
         this.tlbWTag[k] = -1;
         this.tlbXTag[k] = -1;
+        this.tlbCTag[k] = -1;
       }
     }
   }
@@ -828,7 +853,7 @@ export class Cpu {
     this.codeEpoch++;
     if (this.tlbHasLarge) { this.flushTlb(true); return; }
     const idx = (lin >>> 12) & TLB_MASK;
-    this.tlbRTag[idx] = this.tlbWTag[idx] = this.tlbXTag[idx] = -1;
+    this.tlbRTag[idx] = this.tlbWTag[idx] = this.tlbXTag[idx] = this.tlbCTag[idx] = -1;
   }
 
   // =====================================================================================
@@ -1350,7 +1375,28 @@ export class Cpu {
 
   /** Pushes `size` bytes (2, 4 or 8; for 8 `hi` is the high half). */
   push(size: number, v: number, hi = 0): void {
-    const ss = this.stackSize();
+    const ss = this.stackBytes;
+    if (ss !== 8 && size !== 8) {
+      // fast path: 16/32-bit stack, write TLB hit, no page crossing
+      const sp = ss === 4 ? ((this.r[4] >>> 0) - size) >>> 0 : (this.r[4] - size) & 0xFFFF;
+      if (sp + size - 1 <= this.wrLim[K.SEG_SS]) {
+        const lin = (this.effBase[K.SEG_SS] + sp) >>> 0;
+        const idx = (lin >>> 12) & TLB_MASK;
+        const po = lin & 0xFFF;
+        if (this.tlbWTag[idx] === lin - po && po <= 0x1000 - size) {
+          const off = this.tlbWOff[idx] + po;
+          if (size === 2) this.dv.setUint16(off, v, true);
+          else this.dv.setInt32(off, v, true);
+          if (ss === 4) { this.r[4] = sp | 0; this.rh[4] = 0; } else this.r[4] = (this.r[4] & ~0xFFFF) | sp;
+          return;
+        }
+      }
+    }
+    this.pushSlow(size, v, hi);
+  }
+
+  private pushSlow(size: number, v: number, hi: number): void {
+    const ss = this.stackBytes;
     if (ss === 8) {
       const sp = this.rsp64 - size;
       if (size === 8) this.wr64(K.SEG_SS, sp, v, hi);
@@ -1373,7 +1419,27 @@ export class Cpu {
 
   /** Pops `size` bytes; for 8 the high half is left in `hi`. */
   pop(size: number): number {
-    const ss = this.stackSize();
+    const ss = this.stackBytes;
+    if (ss !== 8 && size !== 8) {
+      // fast path: 16/32-bit stack, read TLB hit, no page crossing
+      const sp = ss === 4 ? this.r[4] >>> 0 : this.r[4] & 0xFFFF;
+      if (sp + size - 1 <= this.rdLim[K.SEG_SS]) {
+        const lin = (this.effBase[K.SEG_SS] + sp) >>> 0;
+        const idx = (lin >>> 12) & TLB_MASK;
+        const po = lin & 0xFFF;
+        if (this.tlbRTag[idx] === lin - po && po <= 0x1000 - size) {
+          const off = this.tlbROff[idx] + po;
+          const v = size === 2 ? this.dv.getUint16(off, true) : this.dv.getInt32(off, true);
+          if (ss === 4) { this.r[4] = (sp + size) | 0; this.rh[4] = 0; } else this.r[4] = (this.r[4] & ~0xFFFF) | ((sp + size) & 0xFFFF);
+          return v;
+        }
+      }
+    }
+    return this.popSlow(size);
+  }
+
+  private popSlow(size: number): number {
+    const ss = this.stackBytes;
     let v: number;
     if (ss === 8) {
       const sp = this.rsp64;

@@ -53,11 +53,17 @@ function pushIp(c: Cpu, size: number, ip: number): void {
 
 function retNear(c: Cpu, i: Instr): void {
   const size = i.size;
+  const saveLo = c.r[4], saveHi = c.rh[4];
   let t: number;
-  if (size === 8) { const lo = c.peek(8, 0); t = c.hi * TWO32 + (lo >>> 0); }
-  else t = size === 2 ? c.peek(2, 0) : c.peek(4, 0) >>> 0;
-  jumpTo(c, t);
-  c.pop(size);
+  if (size === 8) { const lo = c.pop(8); t = c.hi * TWO32 + (lo >>> 0); }
+  else t = size === 2 ? c.pop(2) : c.pop(4) >>> 0;
+  // a bad target faults with the stack pointer as it was before the RET
+  if (c.mode64 ? t < -CANON || t >= CANON : t > c.segLimit[K.SEG_CS]) {
+    c.r[4] = saveLo;
+    c.rh[4] = saveHi;
+    jumpTo(c, t);
+  }
+  c.rip = t;
   if (i.imm) {
     const ss = c.stackSize();
     if (ss === 8) c.setAddrReg(4, 8, c.rsp64 + i.imm);
