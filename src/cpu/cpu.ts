@@ -285,6 +285,26 @@ export class Cpu {
       this.tlbUser = user;
       this.flushTlb(true);
     }
+    this.updateAlignCheck();
+  }
+
+  /**
+   * Alignment checking (#AC) applies at CPL 3 with CR0.AM and EFLAGS.AC set. While it is on the data
+   * TLBs stay empty, so every access takes the slow path, which checks alignment: nothing is paid
+   * for it otherwise.
+   */
+  alignCheck = false;
+
+  private updateAlignCheck(): void {
+    const on = (this.cr0 & K.CR0_AM) !== 0 && (this.flags & F.AC) !== 0 && this.cpl === 3 && this.protectedMode;
+    if (on !== this.alignCheck) {
+      this.alignCheck = on;
+      this.flushTlb(true);
+    }
+  }
+
+  private misaligned(lin: number, size: number): never {
+    return this.raise(K.EXC_AC, 0, `misaligned ${size}-byte access at 0x${lin.toString(16)} with alignment checking on`);
   }
 
   // =====================================================================================
@@ -423,6 +443,7 @@ export class Cpu {
     if (changed & F.VM) this.updateMode();
     if (changed & F.IF && this.flags & F.IF) this.events |= EV_INTR;
     if (changed & F.TF) this.singleStepChanged();
+    if (changed & F.AC) this.updateAlignCheck();
   }
 
   /** Evaluates condition code cc (0-15, the Jcc/SETcc/CMOVcc encoding). */
@@ -722,6 +743,7 @@ export class Cpu {
 
   private rdLinSlow(lin: number, size: number): number {
     const po = lin & 0xFFF;
+    if (this.alignCheck) return this.rdAligned(lin, size);
     if (po + size > 0x1000) {
       // crosses a page: assemble from bytes, each translated on its own
       let v = 0;
@@ -742,6 +764,7 @@ export class Cpu {
 
   private wrLinSlow(lin: number, size: number, v: number): void {
     const po = lin & 0xFFF;
+    if (this.alignCheck) { this.wrAligned(lin, size, v); return; }
     const cidx = (lin >>> 12) & TLB_MASK;
     if (this.tlbCTag[cidx] === lin - po && po + size <= 0x1000) {
       // a code page already translated for writing: check the granules, then write
@@ -780,6 +803,18 @@ export class Cpu {
       return;
     }
     this.physWrite(phys, size, v);
+  }
+
+  /** Data accesses while alignment checking is on: checked, translated each time, never cached. */
+  private rdAligned(lin: number, size: number): number {
+    if (lin & (size - 1)) this.misaligned(lin, size);
+    const phys = this.xlate(lin, false, false);
+    return this.physRead(phys, size);
+  }
+
+  private wrAligned(lin: number, size: number, v: number): void {
+    if (lin & (size - 1)) this.misaligned(lin, size);
+    this.physWrite(this.xlate(lin, true, false), size, v);
   }
 
   /** Set by the page walker: the translation came from a global page. */

@@ -49,3 +49,30 @@ describe('cpu basics', () => {
     assert.equal(r.regs[0], 5n);
   });
 });
+
+describe('alignment check (#AC)', () => {
+  it('faults on a misaligned ring-3 access with CR0.AM and EFLAGS.AC set, and not otherwise', async () => {
+    const { makeCpu } = await import('../support/snippet');
+    const K = await import('../../src/cpu/constants');
+    const F2 = await import('../../src/cpu/flags');
+    const run = (am: boolean, ac: boolean, addr: number) => {
+      const { cpu, bus } = makeCpu(32);
+      // mov eax, [addr]; hlt — executed at CPL 3 with flat ring-3 segments
+      bus.backing.set([0xA1, addr & 0xFF, (addr >> 8) & 0xFF, (addr >> 16) & 0xFF, addr >>> 24, 0xF4], 0x10000);
+      const ring3 = K.AR_P | K.AR_S | (3 << K.AR_DPL_SHIFT) | K.AR_DB | K.AR_G;
+      for (let s = 0; s < 6; s++) cpu.loadSegRaw(s, (s === K.SEG_CS ? 0x18 : 0x20) | 3, 0, 0xFFFFFFFF, ring3 | (s === K.SEG_CS ? 0xB : 3));
+      if (am) cpu.cr0 |= K.CR0_AM;
+      cpu.updateMode();
+      cpu.setFlags(ac ? F2.AC : 0, F2.AC);
+      cpu.rip = 0x10000;
+      let vec = -1;
+      cpu.onException = (v) => { vec = v; return true; };
+      cpu.run(1); // just the load: HLT would #GP at CPL 3
+      return vec;
+    };
+    assert.equal(run(true, true, 0x20001), K.EXC_AC);
+    assert.equal(run(true, true, 0x20004), -1);
+    assert.equal(run(false, true, 0x20001), -1);
+    assert.equal(run(true, false, 0x20001), -1);
+  });
+});
