@@ -80,6 +80,7 @@ export function decodeBlock(c: Cpu, b: Block, lin: number, max: number): void {
       if (n === 0) c.raise(K.EXC_GP, 0, `instruction at 0x${rip.toString(16)} beyond the CS limit`);
       break;
     }
+    if (ins.lock && !lockable(ins)) ins.fn = lockUd;
     ins.rip = rip;
     ins.len = fPos;
     ins.kind = kindOf(ins);
@@ -497,6 +498,20 @@ function swapToEG(ins: Instr): void {
   ins.rm = g;
   if (ins.op === 0x8B) ins.fn = ins.size === 4 ? h('mov32rr') : h('mov_EG');
   else ins.fn = ins.size === 4 ? h('alu32rr_' + ins.cc) : h('alu_EG');
+}
+
+/** LOCK is allowed only on read-modify-write instructions with a memory destination (SDM 8.1.2.2). */
+function lockable(ins: Instr): boolean {
+  if (!ins.isMem) return false;
+  const f = ins.fn;
+  if (f === h('alu_EG') || f === h('alu_EI')) return ins.cc !== 7;
+  if (f === h('bt_EG') || f === h('bt_EI')) return ins.cc !== 0;
+  for (const name of ['inc_E', 'dec_E', 'not_E', 'neg_E', 'xchg_EG', 'cmpxchg', 'cmpxchg8b', 'xadd']) if (f === h(name)) return true;
+  return false;
+}
+
+function lockUd(c: Cpu): void {
+  c.raise(K.EXC_UD, -1, 'LOCK prefix on an instruction that cannot be locked');
 }
 
 /** Conditional jumps with a specialised handler for the conditions loops use most. */

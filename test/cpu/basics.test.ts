@@ -76,3 +76,18 @@ describe('alignment check (#AC)', () => {
     assert.equal(run(true, false, 0x20001), -1);
   });
 });
+
+describe('LOCK prefix', () => {
+  const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((b) => parseInt(b, 16)));
+  it('is accepted on a read-modify-write with a memory destination', () => {
+    // lock add dword [0x20000], eax
+    const r = runSnippet({ bits: 32, code: hex('f0 01 05 00 00 02 00'), regs: [5n], mem: new Uint8Array([1, 0, 0, 0]) });
+    assert.equal(r.exception, undefined);
+    assert.equal(r.mem[0], 6);
+  });
+  it('raises #UD on a register destination, on CMP and on MOV', () => {
+    assert.equal(runSnippet({ bits: 32, code: hex('f0 01 c0') }).exception, 6);           // lock add eax, eax
+    assert.equal(runSnippet({ bits: 32, code: hex('f0 39 05 00 00 02 00') }).exception, 6); // lock cmp [m], eax
+    assert.equal(runSnippet({ bits: 32, code: hex('f0 89 05 00 00 02 00') }).exception, 6); // lock mov [m], eax
+  });
+});
