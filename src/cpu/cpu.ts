@@ -917,7 +917,7 @@ export class Cpu {
         this.blocks.delete(b.hostOff);
         b.hostOff = -2; // never matches a lookup again (the jump cache may still hold it)
         // a block still running (the writer itself) must stop at its next instruction
-        for (const ins of b.instrs) ins.fn = smcExit;
+        for (const ins of b.instrs) { ins.fn = smcExit; ins.kind = 0; }
       }
       this.pageBlocks.delete(page);
     }

@@ -5,8 +5,11 @@ import type { Cpu } from './cpu';
  * model chosen by name) adjust bits through `set`/`override`; the debugger shows the same table.
  */
 
-/** CPUID.1:EDX features: VME DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. */
-const LEAF1_EDX = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
+/**
+ * CPUID.1:EDX features: DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. VME (bit 1) is not
+ * reported: virtual-8086 mode works, its CR4.VME/PVI extensions are not emulated.
+ */
+const LEAF1_EDX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
   (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 17);
 /** CPUID.1:ECX: CX16 (13), x2APIC (21), MOVBE (22), POPCNT (23). VMX (5) is added by the VMX layer. */
 const LEAF1_ECX = (1 << 13) | (1 << 21) | (1 << 22) | (1 << 23);

@@ -40,7 +40,7 @@ function badCr(c: Cpu, n: number): never {
 }
 
 /** CR4 bits this CPU implements (anything else is reserved: #GP on write). */
-export const CR4_VALID = K.CR4_VME | K.CR4_PVI | K.CR4_TSD | K.CR4_DE | K.CR4_PSE | K.CR4_PAE | K.CR4_MCE | K.CR4_PGE |
+export const CR4_VALID = K.CR4_TSD | K.CR4_DE | K.CR4_PSE | K.CR4_PAE | K.CR4_MCE | K.CR4_PGE |
   K.CR4_PCE | K.CR4_UMIP | K.CR4_FSGSBASE | K.CR4_PCIDE | K.CR4_SMEP | K.CR4_SMAP;
 
 /** Writes CR0 with the architectural checks and mode side effects (SDM MOV CR, 10.8.5, 10.9). */
