@@ -1,4 +1,4 @@
-import { Cpu } from '../cpu/cpu';
+import { Cpu, EV_NMI } from '../cpu/cpu';
 import * as K from '../cpu/constants';
 import { PhysicalMemory } from './physicalMemory';
 import { PortBus } from './portBus';
@@ -51,6 +51,13 @@ export const EXIT_LIMIT = 6;
 export const EXIT_RESET = 8;
 export const EXIT_IDLE = 10;
 export const EXIT_INTERNAL = 12;
+
+/**
+ * How many device deadlines a halted CPU (IF=1) may sleep through without any interrupt reaching it
+ * before the run ends as 'idle': a periodic timer whose interrupt is masked would otherwise keep
+ * the run loop skipping time forever without retiring an instruction.
+ */
+const MAX_IDLE_SKIPS = 100_000;
 
 export class Machine implements Clock {
   readonly memory: PhysicalMemory;
@@ -146,6 +153,13 @@ export class Machine implements Clock {
     return this.cpu.icount + this.idle;
   }
 
+  /** A halted CPU has something to wake up for now: a deliverable interrupt or NMI. */
+  private canWake(): boolean {
+    const cpu = this.cpu;
+    if ((cpu.events & EV_NMI) !== 0 && !cpu.nmiBlocked) return true;
+    return (cpu.flags & 0x200) !== 0 && this.router.hasInterrupt();
+  }
+
   /** Places an image and sets the CPU's entry state. */
   load(plan: LoadPlan): void {
     this.plan = plan;
@@ -155,40 +169,55 @@ export class Machine implements Clock {
     applyInitialState(this, plan.entry);
   }
 
-  /** Runs until the clock reaches `maxInstructions` retired instructions or the guest stops. */
+  /**
+   * Runs until `maxInstructions` instructions have retired (cpu.icount) or the guest stops. Time the
+   * CPU spends halted is skipped: the clock jumps to the next device deadline, so it does not count
+   * against the limit. A halted CPU stays halted until something wakes it; calling run again after
+   * a 'halt' or 'idle' outcome does not resume the code after the HLT by itself.
+   */
   run(maxInstructions: number): RunOutcome {
     const cpu = this.cpu;
+    let idleSkips = 0;
     for (;;) {
       if (this.exitStatus !== null) {
         const status = this.exitStatus;
         return { kind: 'exit', status, code: status & 0xFF, detail: `guest wrote ${(status >>> 1).toString()} to the exit port 0xF4` };
       }
       if (this.resetRequested) return { kind: 'reset', code: EXIT_RESET, detail: 'the guest requested a system reset' };
+      if (cpu.shutdown) return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
+      if (cpu.halted && !this.canWake()) {
+        // The CPU would only run the code after its HLT: wait for an interrupt instead.
+        if ((cpu.flags & 0x200) === 0) return { kind: 'halt', code: EXIT_HALT, detail: 'HLT with interrupts disabled' };
+        const next = this.scheduler.next;
+        if (!Number.isFinite(next)) return { kind: 'idle', code: EXIT_IDLE, detail: 'HLT waiting for an interrupt, but no timer or device is armed' };
+        if (++idleSkips > MAX_IDLE_SKIPS) {
+          return {
+            kind: 'idle',
+            code: EXIT_IDLE,
+            detail: `HLT waiting for an interrupt: timers expired ${MAX_IDLE_SKIPS} times, but every interrupt they raise is masked`,
+          };
+        }
+        // skip the idle time: the clock jumps to the next device deadline
+        const now = this.instructions();
+        if (next > now) { this.idle += next - now; cpu.idleTicks = this.idle; }
+        this.scheduler.service();
+        continue;
+      }
       if (cpu.icount >= maxInstructions) return { kind: 'limit', code: EXIT_LIMIT, detail: `instruction limit of ${maxInstructions} reached` };
       const due = this.scheduler.next - this.idle;
       if (due <= cpu.icount) {
         this.scheduler.service();
         continue;
       }
+      idleSkips = 0;
+      if (cpu.halted) cpu.raiseIntrLine(); // make the CPU look at its events before anything else
       const reason = cpu.run(Math.min(maxInstructions, due));
       if (this.scheduler.next - this.idle <= cpu.icount) this.scheduler.service();
       switch (reason) {
         case 'limit':
         case 'stop':
+        case 'halt': // handled at the top of the loop
           continue;
-        case 'halt': {
-          if (cpu.shutdown) return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
-          const wake = (cpu.flags & 0x200) !== 0 || (cpu.events & 2) !== 0;
-          if (!wake) return { kind: 'halt', code: EXIT_HALT, detail: 'HLT with interrupts disabled' };
-          if (this.router.hasInterrupt()) { cpu.raiseIntrLine(); continue; }
-          const next = this.scheduler.next;
-          if (!Number.isFinite(next)) return { kind: 'idle', code: EXIT_IDLE, detail: 'HLT waiting for an interrupt, but no timer or device is armed' };
-          // skip the idle time: the clock jumps to the next device deadline
-          const now = this.instructions();
-          if (next > now) { this.idle += next - now; cpu.idleTicks = this.idle; }
-          this.scheduler.service();
-          continue;
-        }
         case 'shutdown':
           return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
         case 'breakpoint':

@@ -94,9 +94,9 @@ describe('LOCK prefix', () => {
 
 describe('self-modifying code inside one block', () => {
   it('re-decodes an inline-executed instruction patched by the instruction before it', () => {
-    // mov byte [0x1000d], 0x29 ; patch the next instruction's opcode: add eax,ebx (01 d8) -> sub eax,ebx (29 d8)
-    // 0x10000: c6 05 0d 00 01 00 29   (7 bytes) ; 0x10007: 90 x6 ; 0x1000d: 01 d8
-    const code = Uint8Array.from([0xc6, 0x05, 0x0d, 0x00, 0x01, 0x00, 0x29, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x01, 0xd8]);
+    // mov byte [0x10007], 0x29 patches the very next instruction: add eax,ebx (01 d8) -> sub eax,ebx (29 d8)
+    // 0x10000: c6 05 07 00 01 00 29   (7 bytes) ; 0x10007: 01 d8
+    const code = Uint8Array.from([0xc6, 0x05, 0x07, 0x00, 0x01, 0x00, 0x29, 0x01, 0xd8]);
     const r = runSnippet({ bits: 32, code, regs: [10n, 0n, 0n, 3n] });
     assert.equal(r.regs[0], 7n);
   });

@@ -155,6 +155,7 @@ typedef struct {
     int cnt;       /* shift count source */
     int cc;        /* condition code for SETcc/CMOVcc */
     int rep;       /* string: 0 none, 1 rep/repe, 2 repne */
+    int a32;       /* string, 64-bit mode: 67h (32-bit address size) */
     int msz;       /* memory buffer size (0 = no memory) */
     int bitstr;    /* BT family with a register bit offset into memory */
     int nregs, regs[8];
@@ -241,8 +242,10 @@ static void finalize(Form *f) {
             }
             tok[k] = 0;
             if (first) {
-                if (!strcmp(tok, "lock") || !strcmp(tok, "rep") || !strcmp(tok, "repe") || !strcmp(tok, "repne"))
-                    continue;
+                static const char *PFX[] = {"lock", "rep", "repe", "repne", "addr32", "es", "cs", "ss", "ds", "fs", "gs"};
+                int skip = 0;
+                for (size_t q = 0; q < sizeof PFX / sizeof PFX[0]; q++) skip |= !strcmp(tok, PFX[q]);
+                if (skip) continue;
                 strcpy(f->mn, tok);
                 first = 0;
                 ops = p;
@@ -297,10 +300,61 @@ static void finalize(Form *f) {
     }
     default: break;
     }
-    if (strchr(f->text, '[')) f->msz = f->bitstr ? 64 : 16;
+    if (strchr(f->text, '[') && f->kind != K_STR) f->msz = f->bitstr ? 64 : 16;
     if (strstr(f->text, ", cl") && (f->kind == K_SH || f->kind == K_SHD)) f->cnt = CNT_CL;
     f->seed = fnv(f->text) ^ (BITS == 64 ? 0x9E3779B97F4A7C15ULL : 0xC2B2AE3D27D4EB4FULL);
     if (!f->seed) f->seed = 1;
+}
+
+/* Vectors per form. Every form gets NVEC (register forms with 1.5x for DIV/IDIV, whose #DE and
+   overflow edges need more draws; BCD 2048 so the first 1024 sweep AL x CF x AF exhaustively).
+   build.sh may override it with -DNVEC=...; README.md "Counts and size" has the budget. */
+#ifndef NVEC
+#define NVEC 2000
+#endif
+#define N NVEC
+
+static Form *withcnt(Form *f, int cnt) {
+    f->cnt = cnt;
+    return f;
+}
+
+/* SAL r/m, count with ModRM.reg = 6: the alias of SHL (/4) that gas never emits, so hand-encoded.
+   mem = 0: the accumulator; mem = 1: [rdi] / [edi] (ModRM 0x37). */
+static void add_sal6(int size, int cnt, int mem) {
+    static const unsigned char op1[3][2] = {{0xd0, 0xd1}, {0xd2, 0xd3}, {0xc0, 0xc1}}; /* 1, cl, imm8 */
+    const char *cs = cnt == CNT_ONE ? "1" : cnt == CNT_CL ? "cl" : "{i}";
+    const char *dst = mem ? M(size) : R(size, RAX);
+    Form *f = cnt == CNT_IMM ? addi("shift", K_SH, size, N, 1, 0, "sal %s, %s ; /6", dst, cs)
+                             : add("shift", K_SH, size, N, "sal %s, %s ; /6", dst, cs);
+    f->cnt = cnt;
+    char *e = f->emit;
+    e += sprintf(e, ".byte ");
+    if (size == 16) e += sprintf(e, "0x66, ");
+    if (size == 64) e += sprintf(e, "0x48, ");
+    e += sprintf(e, "0x%02x, 0x%02x", op1[cnt == CNT_ONE ? 0 : cnt == CNT_CL ? 1 : 2][size > 8], mem ? 0x37 : 0xf0);
+    if (cnt == CNT_IMM) sprintf(e, ", 0x7f");
+}
+
+/* A string instruction with explicit operands (address size from the pointer register names,
+   optional segment override on the source, optional prefix text such as "rep " or "fs rep "). */
+static Form *add_str(int o, int size, int rep, const char *pre, int a32, const char *seg) {
+    static const char *STRN[] = {"movs", "stos", "lods", "scas", "cmps"};
+    const char *w = size == 8 ? "byte" : size == 16 ? "word" : size == 32 ? "dword" : "qword";
+    const char *di = a32 || BITS == 32 ? "edi" : "rdi", *si = a32 || BITS == 32 ? "esi" : "rsi";
+    const char *acc = R(size, RAX);
+    char ops[64];
+    switch (o) {
+    case 0: snprintf(ops, sizeof ops, "%s ptr [%s], %s ptr %s[%s]", w, di, w, seg, si); break;
+    case 1: snprintf(ops, sizeof ops, "%s ptr [%s], %s", w, di, acc); break;
+    case 2: snprintf(ops, sizeof ops, "%s, %s ptr %s[%s]", acc, w, seg, si); break;
+    case 3: snprintf(ops, sizeof ops, "%s, %s ptr [%s]", acc, w, di); break;
+    default: snprintf(ops, sizeof ops, "%s ptr %s[%s], %s ptr [%s]", w, seg, si, w, di); break;
+    }
+    Form *f = add("string", K_STR, size, N, "%s%s %s", pre, STRN[o], ops);
+    f->rep = rep;
+    f->a32 = a32;
+    return f;
 }
 
 static void build_forms(void) {
@@ -308,201 +362,212 @@ static void build_forms(void) {
     const int *S = BITS == 64 ? S64 : S32;
     const int NS = BITS == 64 ? 4 : 3;
     const int W64 = BITS == 64;
+    /* full-size immediate: bytes, and whether it is sign-extended (only imm32 -> 64) */
+#define IMMB(s) ((s) == 8 ? 1 : (s) == 16 ? 2 : 4)
+#define IMMX(s) ((s) == 64)
     Form *f;
 
     /* ---------------- alu ---------------- */
     static const char *ALU[] = {"add", "adc", "sub", "sbb", "and", "or", "xor", "cmp"};
+    static const int ALUD[] = {0, 2, 5, 3, 4, 1, 6, 7}; /* ModRM.reg of each in the 80..83 group */
     for (int o = 0; o < 8; o++) {
         const char *op = ALU[o];
-        for (int i = 0; i < NS; i++) add("alu", K_ALU, S[i], 1000, "%s %s, %s", op, R(S[i], RAX), R(S[i], RBX));
-        add("alu", K_ALU, 8, 200, "%s ah, dh", op);
+        for (int i = 0; i < NS; i++) add("alu", K_ALU, S[i], N, "%s %s, %s", op, R(S[i], RAX), R(S[i], RBX));
+        add("alu", K_ALU, 8, N, "%s ah, dh", op);
         if (W64) {
-            add("alu", K_ALU, 8, 200, "%s sil, r9b", op);
-            add("alu", K_ALU, 64, 200, "%s r10, r13", op);
-            add("alu", K_ALU, 32, 200, "%s r8d, ecx", op);
+            add("alu", K_ALU, 8, N, "%s sil, r9b", op);
+            add("alu", K_ALU, 64, N, "%s r10, r13", op);
+            add("alu", K_ALU, 32, N, "%s r8d, ecx", op);
         }
-        addi("alu", K_ALU, 8, 200, 1, 0, "%s al, {i}", op);
-        addi("alu", K_ALU, 8, 200, 1, 0, "%s cl, {i}", op);
-        addi("alu", K_ALU, 16, 200, 2, 0, "%s cx, {i}", op);
-        addi("alu", K_ALU, 16, 200, 1, 1, "%s cx, {i}", op);
-        addi("alu", K_ALU, 16, 150, 2, 0, "%s ax, {i}", op);
-        addi("alu", K_ALU, 32, 200, 4, 0, "%s ecx, {i}", op);
-        addi("alu", K_ALU, 32, 200, 1, 1, "%s ecx, {i}", op);
-        addi("alu", K_ALU, 32, 150, 4, 0, "%s eax, {i}", op);
+        addi("alu", K_ALU, 8, N, 1, 0, "%s al, {i}", op);
+        addi("alu", K_ALU, 8, N, 1, 0, "%s cl, {i}", op);
+        if (!W64) { /* 82 /digit: the 80 /digit alias, invalid in 64-bit mode (gas never emits it) */
+            f = addi("alu", K_ALU, 8, N, 1, 0, "%s cl, {i} ; 82", op);
+            snprintf(f->emit, sizeof f->emit, ".byte 0x82, 0x%02x, 0x7f", 0xc1 | ALUD[o] << 3);
+        }
+        addi("alu", K_ALU, 16, N, 2, 0, "%s cx, {i}", op);
+        addi("alu", K_ALU, 16, N, 1, 1, "%s cx, {i}", op);
+        addi("alu", K_ALU, 16, N, 2, 0, "%s ax, {i}", op);
+        addi("alu", K_ALU, 32, N, 4, 0, "%s ecx, {i}", op);
+        addi("alu", K_ALU, 32, N, 1, 1, "%s ecx, {i}", op);
+        addi("alu", K_ALU, 32, N, 4, 0, "%s eax, {i}", op);
         if (W64) {
-            addi("alu", K_ALU, 64, 200, 4, 1, "%s rcx, {i}", op);
-            addi("alu", K_ALU, 64, 200, 1, 1, "%s rcx, {i}", op);
-            addi("alu", K_ALU, 64, 150, 4, 1, "%s rax, {i}", op);
+            addi("alu", K_ALU, 64, N, 4, 1, "%s rcx, {i}", op);
+            addi("alu", K_ALU, 64, N, 1, 1, "%s rcx, {i}", op);
+            addi("alu", K_ALU, 64, N, 4, 1, "%s rax, {i}", op);
         }
-        add("alu", K_ALU, 32, 200, "%s %s, ebx", op, M(32));
-        add("alu", K_ALU, 32, 200, "%s ebx, %s", op, M(32));
-        addi("alu", K_ALU, 8, 150, 1, 0, "%s %s, {i}", op, M(8));
-        addi("alu", K_ALU, 16, 150, 1, 1, "%s %s, {i}", op, M(16));
-        if (W64) add("alu", K_ALU, 64, 150, "%s %s, rbx", op, M(64));
-        else add("alu", K_ALU, 16, 150, "%s %s, bx", op, M(16));
+        /* memory: destination and source at every size, immediates to memory at every size */
+        for (int i = 0; i < NS; i++) {
+            add("alu", K_ALU, S[i], N, "%s %s, %s", op, M(S[i]), R(S[i], RBX));
+            add("alu", K_ALU, S[i], N, "%s %s, %s", op, R(S[i], RBX), M(S[i]));
+            addi("alu", K_ALU, S[i], N, IMMB(S[i]), IMMX(S[i]), "%s %s, {i}", op, M(S[i]));
+            if (S[i] > 8) addi("alu", K_ALU, S[i], N, 1, 1, "%s %s, {i}", op, M(S[i]));
+        }
     }
-    for (int i = 0; i < NS; i++) add("alu", K_ALU, S[i], 1000, "test %s, %s", R(S[i], RAX), R(S[i], RBX));
-    addi("alu", K_ALU, 8, 200, 1, 0, "test al, {i}");
-    addi("alu", K_ALU, 8, 200, 1, 0, "test cl, {i}");
-    addi("alu", K_ALU, 16, 200, 2, 0, "test cx, {i}");
-    addi("alu", K_ALU, 32, 200, 4, 0, "test ecx, {i}");
-    addi("alu", K_ALU, 32, 200, 4, 0, "test eax, {i}");
-    if (W64) addi("alu", K_ALU, 64, 200, 4, 1, "test rcx, {i}");
-    add("alu", K_ALU, 32, 200, "test %s, ebx", M(32));
-    add("alu", K_ALU, 8, 200, "test ah, bh");
+    for (int i = 0; i < NS; i++) add("alu", K_ALU, S[i], N, "test %s, %s", R(S[i], RAX), R(S[i], RBX));
+    add("alu", K_ALU, 8, N, "test ah, bh");
+    addi("alu", K_ALU, 8, N, 1, 0, "test al, {i}");
+    addi("alu", K_ALU, 8, N, 1, 0, "test cl, {i}");
+    addi("alu", K_ALU, 16, N, 2, 0, "test ax, {i}");
+    addi("alu", K_ALU, 16, N, 2, 0, "test cx, {i}");
+    addi("alu", K_ALU, 32, N, 4, 0, "test eax, {i}");
+    addi("alu", K_ALU, 32, N, 4, 0, "test ecx, {i}");
+    if (W64) {
+        addi("alu", K_ALU, 64, N, 4, 1, "test rax, {i}");
+        addi("alu", K_ALU, 64, N, 4, 1, "test rcx, {i}");
+    }
+    for (int i = 0; i < NS; i++) {
+        add("alu", K_ALU, S[i], N, "test %s, %s", M(S[i]), R(S[i], RBX));
+        addi("alu", K_ALU, S[i], N, IMMB(S[i]), IMMX(S[i]), "test %s, {i}", M(S[i]));
+    }
     static const char *UN[] = {"neg", "not", "inc", "dec"};
     for (int o = 0; o < 4; o++) {
-        for (int i = 0; i < NS; i++) add("alu", K_UN, S[i], 1000, "%s %s", UN[o], R(S[i], RBX));
-        add("alu", K_UN, 8, 200, "%s ah", UN[o]);
-        if (W64) add("alu", K_UN, 64, 200, "%s r11", UN[o]);
-        add("alu", K_UN, 32, 200, "%s %s", UN[o], M(32));
-        add("alu", K_UN, 8, 200, "%s %s", UN[o], M(8));
-        add("alu", K_UN, 16, 150, "%s %s", UN[o], M(16));
+        for (int i = 0; i < NS; i++) add("alu", K_UN, S[i], N, "%s %s", UN[o], R(S[i], RBX));
+        add("alu", K_UN, 8, N, "%s ah", UN[o]);
+        if (W64) add("alu", K_UN, 64, N, "%s r11", UN[o]);
+        for (int i = 0; i < NS; i++) add("alu", K_UN, S[i], N, "%s %s", UN[o], M(S[i]));
     }
     /* lock-prefixed read-modify-write */
-    add("alu", K_ALU, 32, 150, "lock add %s, ebx", M(32));
-    add("alu", K_ALU, 8, 150, "lock sbb %s, bl", M(8));
-    add("alu", K_UN, 16, 150, "lock neg %s", M(16));
+    add("alu", K_ALU, 32, N, "lock add %s, ebx", M(32));
+    add("alu", K_ALU, 8, N, "lock sbb %s, bl", M(8));
+    add("alu", K_UN, 16, N, "lock neg %s", M(16));
 
     /* ---------------- shift ---------------- */
     static const char *SH[] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sar"};
     for (int o = 0; o < 7; o++) {
         const char *op = SH[o];
         for (int i = 0; i < NS; i++) {
-            f = add("shift", K_SH, S[i], 300, "%s %s, 1", op, R(S[i], RAX));
-            f->cnt = CNT_ONE;
-            add("shift", K_SH, S[i], 1000, "%s %s, cl", op, R(S[i], RAX));
-            f = addi("shift", K_SH, S[i], 500, 1, 0, "%s %s, {i}", op, R(S[i], RAX));
-            f->cnt = CNT_IMM;
+            withcnt(add("shift", K_SH, S[i], N, "%s %s, 1", op, R(S[i], RAX)), CNT_ONE);
+            add("shift", K_SH, S[i], N, "%s %s, cl", op, R(S[i], RAX));
+            withcnt(addi("shift", K_SH, S[i], N, 1, 0, "%s %s, {i}", op, R(S[i], RAX)), CNT_IMM);
         }
-        add("shift", K_SH, 8, 200, "%s ah, cl", op);
-        add("shift", K_SH, 32, 200, "%s %s, cl", op, M(32));
-        f = add("shift", K_SH, 8, 150, "%s %s, 1", op, M(8));
-        f->cnt = CNT_ONE;
-        f = addi("shift", K_SH, 16, 150, 1, 0, "%s %s, {i}", op, M(16));
-        f->cnt = CNT_IMM;
-        if (W64) {
-            f = addi("shift", K_SH, 64, 150, 1, 0, "%s %s, {i}", op, M(64));
-            f->cnt = CNT_IMM;
-            add("shift", K_SH, 32, 150, "%s r9d, cl", op);
+        add("shift", K_SH, 8, N, "%s ah, cl", op);
+        if (W64) add("shift", K_SH, 32, N, "%s r9d, cl", op);
+        for (int i = 0; i < NS; i++) {
+            withcnt(add("shift", K_SH, S[i], N, "%s %s, 1", op, M(S[i])), CNT_ONE);
+            add("shift", K_SH, S[i], N, "%s %s, cl", op, M(S[i]));
+            withcnt(addi("shift", K_SH, S[i], N, 1, 0, "%s %s, {i}", op, M(S[i])), CNT_IMM);
         }
+    }
+    for (int i = 0; i < NS; i++) {
+        add_sal6(S[i], CNT_ONE, 0);
+        add_sal6(S[i], CNT_CL, 0);
+        add_sal6(S[i], CNT_IMM, 0);
+        add_sal6(S[i], CNT_CL, 1);
     }
     static const char *SHD[] = {"shld", "shrd"};
     for (int o = 0; o < 2; o++) {
         for (int i = 1; i < NS; i++) {
-            add("shift", K_SHD, S[i], 1000, "%s %s, %s, cl", SHD[o], R(S[i], RAX), R(S[i], RBX));
-            f = addi("shift", K_SHD, S[i], 500, 1, 0, "%s %s, %s, {i}", SHD[o], R(S[i], RAX), R(S[i], RBX));
-            f->cnt = CNT_IMM;
+            add("shift", K_SHD, S[i], N, "%s %s, %s, cl", SHD[o], R(S[i], RAX), R(S[i], RBX));
+            withcnt(addi("shift", K_SHD, S[i], N, 1, 0, "%s %s, %s, {i}", SHD[o], R(S[i], RAX), R(S[i], RBX)), CNT_IMM);
+            add("shift", K_SHD, S[i], N, "%s %s, %s, cl", SHD[o], M(S[i]), R(S[i], RBX));
+            withcnt(addi("shift", K_SHD, S[i], N, 1, 0, "%s %s, %s, {i}", SHD[o], M(S[i]), R(S[i], RBX)), CNT_IMM);
         }
-        add("shift", K_SHD, 32, 200, "%s %s, ebx, cl", SHD[o], M(32));
-        f = addi("shift", K_SHD, 16, 200, 1, 0, "%s %s, bx, {i}", SHD[o], M(16));
-        f->cnt = CNT_IMM;
-        if (W64) add("shift", K_SHD, 64, 200, "%s %s, rbx, cl", SHD[o], M(64));
     }
 
     /* ---------------- bit ---------------- */
     static const char *BT[] = {"bt", "bts", "btr", "btc"};
     for (int o = 0; o < 4; o++) {
         for (int i = 1; i < NS; i++) {
-            add("bit", K_BT, S[i], 500, "%s %s, %s", BT[o], R(S[i], RAX), R(S[i], RBX));
-            addi("bit", K_BT, S[i], 300, 1, 0, "%s %s, {i}", BT[o], R(S[i], RAX));
-            f = add("bit", K_BT, S[i], 200, "%s %s, %s", BT[o], M(S[i]), R(S[i], RBX));
-            f->bitstr = 1;
-            addi("bit", K_BT, S[i], 150, 1, 0, "%s %s, {i}", BT[o], M(S[i]));
+            add("bit", K_BT, S[i], N, "%s %s, %s", BT[o], R(S[i], RAX), R(S[i], RBX));
+            addi("bit", K_BT, S[i], N, 1, 0, "%s %s, {i}", BT[o], R(S[i], RAX));
+            add("bit", K_BT, S[i], N, "%s %s, %s", BT[o], M(S[i]), R(S[i], RBX))->bitstr = 1;
+            addi("bit", K_BT, S[i], N, 1, 0, "%s %s, {i}", BT[o], M(S[i]));
         }
     }
-    add("bit", K_BT, 32, 150, "lock bts %s, ebx", M(32))->bitstr = 1;
+    add("bit", K_BT, 32, N, "lock bts %s, ebx", M(32))->bitstr = 1;
     static const char *BS[] = {"bsf", "bsr"};
     for (int o = 0; o < 2; o++) {
-        for (int i = 1; i < NS; i++) add("bit", K_BSX, S[i], 1000, "%s %s, %s", BS[o], R(S[i], RAX), R(S[i], RBX));
-        add("bit", K_BSX, 32, 200, "%s eax, %s", BS[o], M(32));
+        for (int i = 1; i < NS; i++) add("bit", K_BSX, S[i], N, "%s %s, %s", BS[o], R(S[i], RAX), R(S[i], RBX));
+        for (int i = 1; i < NS; i++) add("bit", K_BSX, S[i], N, "%s %s, %s", BS[o], R(S[i], RAX), M(S[i]));
     }
     static const char *CN[] = {"lzcnt", "tzcnt", "popcnt"};
     for (int o = 0; o < 3; o++) {
-        for (int i = 1; i < NS; i++) add("bit", K_CNT, S[i], 1000, "%s %s, %s", CN[o], R(S[i], RAX), R(S[i], RBX));
-        add("bit", K_CNT, 16, 200, "%s ax, %s", CN[o], M(16));
+        for (int i = 1; i < NS; i++) add("bit", K_CNT, S[i], N, "%s %s, %s", CN[o], R(S[i], RAX), R(S[i], RBX));
+        for (int i = 1; i < NS; i++) add("bit", K_CNT, S[i], N, "%s %s, %s", CN[o], R(S[i], RAX), M(S[i]));
     }
 
     /* ---------------- muldiv ---------------- */
     static const char *MU[] = {"mul", "imul"};
     for (int o = 0; o < 2; o++) {
-        for (int i = 0; i < NS; i++) add("muldiv", K_MUL1, S[i], 1000, "%s %s", MU[o], R(S[i], RBX));
-        add("muldiv", K_MUL1, 32, 200, "%s %s", MU[o], M(32));
-        add("muldiv", K_MUL1, 8, 200, "%s %s", MU[o], M(8));
+        for (int i = 0; i < NS; i++) add("muldiv", K_MUL1, S[i], N, "%s %s", MU[o], R(S[i], RBX));
+        for (int i = 0; i < NS; i++) add("muldiv", K_MUL1, S[i], N, "%s %s", MU[o], M(S[i]));
     }
     for (int i = 1; i < NS; i++) {
-        add("muldiv", K_IMUL2, S[i], 1000, "imul %s, %s", R(S[i], RAX), R(S[i], RBX));
-        addi("muldiv", K_IMUL3, S[i], 500, 1, 1, "imul %s, %s, {i}", R(S[i], RAX), R(S[i], RBX));
-        addi("muldiv", K_IMUL3, S[i], 500, S[i] == 16 ? 2 : 4, S[i] == 64, "imul %s, %s, {i}", R(S[i], RAX),
-             R(S[i], RBX));
+        add("muldiv", K_IMUL2, S[i], N, "imul %s, %s", R(S[i], RAX), R(S[i], RBX));
+        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i}", R(S[i], RAX), R(S[i], RBX));
+        addi("muldiv", K_IMUL3, S[i], N, IMMB(S[i]), IMMX(S[i]), "imul %s, %s, {i}", R(S[i], RAX), R(S[i], RBX));
+        add("muldiv", K_IMUL2, S[i], N, "imul %s, %s", R(S[i], RBX), M(S[i]));
+        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i}", R(S[i], RCX), M(S[i]));
+        addi("muldiv", K_IMUL3, S[i], N, IMMB(S[i]), IMMX(S[i]), "imul %s, %s, {i}", R(S[i], RCX), M(S[i]));
     }
-    add("muldiv", K_IMUL2, 32, 200, "imul ebx, %s", M(32));
-    addi("muldiv", K_IMUL3, 16, 200, 1, 1, "imul cx, %s, {i}", M(16));
-    if (W64) addi("muldiv", K_IMUL3, 64, 200, 4, 1, "imul rcx, %s, {i}", M(64));
     static const char *DV[] = {"div", "idiv"};
     for (int o = 0; o < 2; o++) {
-        for (int i = 0; i < NS; i++) add("muldiv", K_DIV, S[i], 1500, "%s %s", DV[o], R(S[i], RBX));
-        add("muldiv", K_DIV, 32, 200, "%s %s", DV[o], M(32));
-        add("muldiv", K_DIV, 8, 200, "%s %s", DV[o], M(8));
+        for (int i = 0; i < NS; i++) add("muldiv", K_DIV, S[i], N * 3 / 2, "%s %s", DV[o], R(S[i], RBX));
+        for (int i = 0; i < NS; i++) add("muldiv", K_DIV, S[i], N, "%s %s", DV[o], M(S[i]));
     }
 
     /* ---------------- misc ---------------- */
-    add("misc", K_BSWAP, 32, 300, "bswap eax");
-    add("misc", K_BSWAP, 32, 200, "bswap esi");
-    f = add("misc", K_BSWAP, 16, 200, "bswap ax"); /* gas refuses it; emit the bytes */
+    add("misc", K_BSWAP, 32, N, "bswap eax");
+    add("misc", K_BSWAP, 32, N, "bswap esi");
+    f = add("misc", K_BSWAP, 16, N, "bswap ax"); /* gas refuses it; emit the bytes */
     strcpy(f->emit, ".byte 0x66, 0x0f, 0xc8");
     if (W64) {
-        add("misc", K_BSWAP, 64, 300, "bswap rax");
-        add("misc", K_BSWAP, 64, 200, "bswap r9");
-        add("misc", K_BSWAP, 32, 200, "bswap r10d");
+        add("misc", K_BSWAP, 64, N, "bswap rax");
+        add("misc", K_BSWAP, 64, N, "bswap r9");
+        add("misc", K_BSWAP, 32, N, "bswap r10d");
     }
-    for (int i = 0; i < NS; i++) add("misc", K_XADD, S[i], 500, "xadd %s, %s", R(S[i], RAX), R(S[i], RBX));
-    add("misc", K_XADD, 32, 200, "xadd %s, ebx", M(32));
-    add("misc", K_XADD, 8, 150, "lock xadd %s, bl", M(8));
-    for (int i = 0; i < NS; i++) add("misc", K_CMPXCHG, S[i], 1000, "cmpxchg %s, %s", R(S[i], RBX), R(S[i], RCX));
-    add("misc", K_CMPXCHG, 32, 200, "cmpxchg eax, ebx");
-    add("misc", K_CMPXCHG, 32, 300, "cmpxchg %s, ecx", M(32));
-    add("misc", K_CMPXCHG, 8, 200, "lock cmpxchg %s, cl", M(8));
-    add("misc", K_CMPXCHG, 16, 200, "cmpxchg %s, cx", M(16));
-    if (W64) add("misc", K_CMPXCHG, 64, 200, "lock cmpxchg %s, rcx", M(64));
+    for (int i = 0; i < NS; i++) add("misc", K_XADD, S[i], N, "xadd %s, %s", R(S[i], RAX), R(S[i], RBX));
+    for (int i = 0; i < NS; i++) add("misc", K_XADD, S[i], N, "xadd %s, %s", M(S[i]), R(S[i], RBX));
+    add("misc", K_XADD, 8, N, "lock xadd %s, bl", M(8));
+    for (int i = 0; i < NS; i++) add("misc", K_CMPXCHG, S[i], N, "cmpxchg %s, %s", R(S[i], RBX), R(S[i], RCX));
+    add("misc", K_CMPXCHG, 32, N, "cmpxchg eax, ebx");
+    for (int i = 0; i < NS; i++) add("misc", K_CMPXCHG, S[i], N, "cmpxchg %s, %s", M(S[i]), R(S[i], RCX));
+    add("misc", K_CMPXCHG, 8, N, "lock cmpxchg %s, cl", M(8));
+    if (W64) add("misc", K_CMPXCHG, 64, N, "lock cmpxchg %s, rcx", M(64));
     /* MOVSX/MOVZX: size = source size */
     static const char *MX[] = {"movsx", "movzx"};
     for (int o = 0; o < 2; o++) {
-        add("misc", K_MOVX, 8, 300, "%s ax, bl", MX[o]);
-        add("misc", K_MOVX, 8, 300, "%s eax, bl", MX[o]);
-        add("misc", K_MOVX, 16, 300, "%s eax, bx", MX[o]);
-        add("misc", K_MOVX, 8, 200, "%s ecx, bh", MX[o]);
-        add("misc", K_MOVX, 8, 200, "%s eax, %s", MX[o], M(8));
-        add("misc", K_MOVX, 16, 200, "%s ecx, %s", MX[o], M(16));
+        add("misc", K_MOVX, 8, N, "%s ax, bl", MX[o]);
+        add("misc", K_MOVX, 8, N, "%s eax, bl", MX[o]);
+        add("misc", K_MOVX, 16, N, "%s eax, bx", MX[o]);
+        add("misc", K_MOVX, 8, N, "%s ecx, bh", MX[o]);
+        add("misc", K_MOVX, 8, N, "%s ax, %s", MX[o], M(8));
+        add("misc", K_MOVX, 8, N, "%s eax, %s", MX[o], M(8));
+        add("misc", K_MOVX, 16, N, "%s ecx, %s", MX[o], M(16));
         if (W64) {
-            add("misc", K_MOVX, 8, 300, "%s rax, bl", MX[o]);
-            add("misc", K_MOVX, 16, 300, "%s rax, bx", MX[o]);
-            add("misc", K_MOVX, 8, 200, "%s r12d, sil", MX[o]);
+            add("misc", K_MOVX, 8, N, "%s rax, bl", MX[o]);
+            add("misc", K_MOVX, 16, N, "%s rax, bx", MX[o]);
+            add("misc", K_MOVX, 8, N, "%s r12d, sil", MX[o]);
+            add("misc", K_MOVX, 8, N, "%s rax, %s", MX[o], M(8));
+            add("misc", K_MOVX, 16, N, "%s rax, %s", MX[o], M(16));
         }
     }
     if (W64) {
-        add("misc", K_MOVX, 32, 300, "movsxd rax, ebx");
-        add("misc", K_MOVX, 32, 200, "movsxd r8, %s", M(32));
+        add("misc", K_MOVX, 32, N, "movsxd rax, ebx");
+        add("misc", K_MOVX, 32, N, "movsxd r8, %s", M(32));
     }
-    add("misc", K_CONV, 8, 300, "cbw");
-    add("misc", K_CONV, 16, 300, "cwde");
-    add("misc", K_CONV, 16, 300, "cwd");
-    add("misc", K_CONV, 32, 300, "cdq");
+    add("misc", K_CONV, 8, N, "cbw");
+    add("misc", K_CONV, 16, N, "cwde");
+    add("misc", K_CONV, 16, N, "cwd");
+    add("misc", K_CONV, 32, N, "cdq");
     if (W64) {
-        add("misc", K_CONV, 32, 300, "cdqe");
-        add("misc", K_CONV, 64, 300, "cqo");
+        add("misc", K_CONV, 32, N, "cdqe");
+        add("misc", K_CONV, 64, N, "cqo");
     }
     static const char *FL[] = {"lahf", "sahf", "cmc", "clc", "stc", "cld", "std"};
-    for (int o = 0; o < 7; o++) add("misc", K_FLAG, 8, 200, "%s", FL[o]);
+    for (int o = 0; o < 7; o++) add("misc", K_FLAG, 8, N, "%s", FL[o]);
 
     /* ---------------- cond ---------------- */
     for (int c = 0; c < 16; c++) {
-        add("cond", K_SETCC, 8, 256, "set%s al", CCN[c])->cc = c;
-        add("cond", K_SETCC, 8, 64, "set%s %s", CCN[c], W64 ? "sil" : "ah")->cc = c;
-        add("cond", K_SETCC, 8, 64, "set%s %s", CCN[c], M(8))->cc = c;
+        add("cond", K_SETCC, 8, N, "set%s al", CCN[c])->cc = c;
+        add("cond", K_SETCC, 8, N, "set%s ah", CCN[c])->cc = c;
+        if (W64) add("cond", K_SETCC, 8, N, "set%s sil", CCN[c])->cc = c;
+        add("cond", K_SETCC, 8, N, "set%s %s", CCN[c], M(8))->cc = c;
         for (int i = 1; i < NS; i++)
-            add("cond", K_CMOV, S[i], 256, "cmov%s %s, %s", CCN[c], R(S[i], RAX), R(S[i], RBX))->cc = c;
-        add("cond", K_CMOV, 32, 64, "cmov%s eax, %s", CCN[c], M(32))->cc = c;
+            add("cond", K_CMOV, S[i], N, "cmov%s %s, %s", CCN[c], R(S[i], RAX), R(S[i], RBX))->cc = c;
+        for (int i = 1; i < NS; i++)
+            add("cond", K_CMOV, S[i], N, "cmov%s %s, %s", CCN[c], R(S[i], RAX), M(S[i]))->cc = c;
     }
 
     /* ---------------- string ---------------- */
@@ -513,19 +578,51 @@ static void build_forms(void) {
         for (int e = 0; e < NS; e++) {
             for (int r = 0; r < nrep; r++) {
                 const char *pre = r == 0 ? "" : o >= 3 ? (r == 1 ? "repe " : "repne ") : "rep ";
-                f = add("string", K_STR, 8 << e, 300, "%s%s%c", pre, STR[o], SUF[e]);
+                f = add("string", K_STR, 8 << e, N, "%s%s%c", pre, STR[o], SUF[e]);
                 f->rep = r;
             }
         }
+    }
+    /* 64-bit mode, 67h: 32-bit address size (ESI/EDI/ECX; upper halves random on input) */
+    if (W64) {
+        for (int o = 0; o < 5; o++) {
+            int nrep = (o >= 3) ? 3 : 2;
+            for (int e = 0; e < NS; e++)
+                for (int r = 0; r < nrep; r++)
+                    add_str(o, 8 << e, r, r == 0 ? "" : o >= 3 ? (r == 1 ? "repe " : "repne ") : "rep ", 1, "");
+        }
+        add_str(0, 8, 1, "rep ", 1, "ss:");
+    }
+    /* segment overrides: on the source of MOVS/LODS/CMPS (ES, CS, SS have base 0 in both modes,
+       GS in 64-bit mode), and FS/GS prefixes on STOS/SCAS, whose ES destination cannot be
+       overridden (the prefix must be ignored). FS (64) and GS (32) hold Linux's TLS base natively. */
+    add_str(0, 8, 1, "rep ", 0, "es:");
+    add_str(0, 32, 1, "rep ", 0, "ss:");
+    add_str(0, 16, 0, "", 0, "cs:");
+    add_str(2, 8, 0, "", 0, "ss:");
+    add_str(2, 32, 1, "rep ", 0, "cs:");
+    add_str(4, 8, 1, "repe ", 0, "es:");
+    add_str(4, 32, 2, "repne ", 0, "ss:");
+    add_str(4, 16, 0, "", 0, "cs:");
+    add_str(1, 8, 1, "fs rep ", 0, "");
+    add_str(1, 32, 0, "gs ", 0, "");
+    add_str(3, 8, 2, "fs repne ", 0, "");
+    add_str(3, 16, 1, "gs repe ", 0, "");
+    if (W64) {
+        add_str(0, 64, 1, "rep ", 0, "gs:");
+        add_str(2, 64, 0, "", 0, "gs:");
+        add_str(4, 8, 1, "repe ", 0, "gs:");
     }
 
     /* ---------------- bcd (32-bit only) ---------------- */
     if (!W64) {
         static const char *BCD[] = {"daa", "das", "aaa", "aas"};
-        for (int o = 0; o < 4; o++) add("bcd", K_BCD, 8, 2048, "%s", BCD[o]);
-        addi("bcd", K_AAMD, 8, 1000, 1, 0, "aam {i}");
-        addi("bcd", K_AAMD, 8, 1000, 1, 0, "aad {i}");
+        for (int o = 0; o < 4; o++) add("bcd", K_BCD, 8, N > 2048 ? N : 2048, "%s", BCD[o]);
+        addi("bcd", K_AAMD, 8, N, 1, 0, "aam {i}");
+        addi("bcd", K_AAMD, 8, N, 1, 0, "aad {i}");
     }
+#undef IMMB
+#undef IMMX
 
     for (int i = 0; i < nforms; i++) finalize(&forms[i]);
 }
@@ -875,6 +972,23 @@ static void gen_string(const Form *f, State *s) {
     }
     if (rndn(4) == 0)
         for (int j = 0; j < 64; j++) s->mem[j] = (unsigned char)rnd();
+    /* 67h in 64-bit mode: only ESI/EDI/ECX count; random upper halves (75%) check that */
+    if (f->a32)
+        for (int r = RCX; r <= RDI; r++)
+            if ((r == RCX ? f->rep != 0 : r >= RSI) && rndn(4)) s->r[r] |= rnd() & 0xffffffff00000000ULL;
+}
+
+/* Filler for the memory bytes around an ordinary memory operand: drawn once per form from its own
+   stream (seed XOR 0xF11F11F11F11F11F), the same in every vector of the form, so it compresses to
+   almost nothing while still catching a stray read or write next to the operand. */
+static unsigned char g_fill[64];
+static void fill_form(const Form *f) {
+    u64 st = f->seed ^ 0xF11F11F11F11F11FULL;
+    if (!st) st = 1;
+    for (int j = 0; j < 64; j += 8) {
+        u64 v = xs(&st);
+        memcpy(g_fill + j, &v, 8);
+    }
 }
 
 static void gen_inputs(const Form *f, State *s, int vi) {
@@ -882,7 +996,11 @@ static void gen_inputs(const Form *f, State *s, int vi) {
     for (int i = 0; i < f->nregs; i++) s->r[f->regs[i]] = rv(f->size);
     s->fl = randflags();
     if (f->msz) {
-        for (int j = 0; j < f->msz; j++) s->mem[j] = (unsigned char)rnd();
+        /* bytes the instruction must not touch: the form's fixed filler (see fill_form); the
+           whole buffer is the operand for bit strings, and string forms fill it themselves */
+        if (f->bitstr || f->kind == K_STR)
+            for (int j = 0; j < f->msz; j++) s->mem[j] = (unsigned char)rnd();
+        else memcpy(s->mem, g_fill, f->msz);
         if (f->bitstr) s->r[f->memreg] = 32;
         else if (f->kind != K_STR) s->r[f->memreg] = rndn(f->msz - f->size / 8 + 1);
         if (f->kind != K_STR) {
@@ -967,7 +1085,7 @@ static unsigned undef_mask(const Form *f, const State *s, unsigned *ur) {
         if (!c) return 0;
         if (mn[0] == 'r') return c > 1 ? OF : 0; /* rol ror rcl rcr */
         unsigned u = AF | (c > 1 ? OF : 0);
-        if ((!strcmp(mn, "shl") || !strcmp(mn, "shr")) && c >= (unsigned)f->size) u |= CF;
+        if ((!strcmp(mn, "shl") || !strcmp(mn, "sal") || !strcmp(mn, "shr")) && c >= (unsigned)f->size) u |= CF;
         return u;
     }
     case K_SHD: {
@@ -1059,6 +1177,7 @@ static void gen_form(Form *f) {
 
     rs = f->seed;
     rs2 = f->seed ^ 0x5DEECE66DULL;
+    fill_form(f);
     for (int vi = 0; vi < f->n; vi++) {
         State in, outA, outB;
         u64 othA[16], othB[16];
@@ -1091,10 +1210,16 @@ static void gen_form(Form *f) {
             fprintf(fp, ",\"x\":%d}", excA);
             o->nexc++;
         } else {
+            /* an output equal to its input is written as "" (and an unchanged buffer has no "mo") */
             fprintf(fp, ",\"o\":[");
-            for (int i = 0; i < f->nregs; i++) fprintf(fp, "\"%llx\",", (unsigned long long)outA.r[f->regs[i]]);
-            fprintf(fp, "\"%llx\"]", (unsigned long long)outA.fl);
-            if (f->msz) {
+            for (int i = 0; i < f->nregs; i++) {
+                int r = f->regs[i];
+                if (outA.r[r] == in.r[r]) fprintf(fp, "\"\",");
+                else fprintf(fp, "\"%llx\",", (unsigned long long)outA.r[r]);
+            }
+            if (outA.fl == in.fl) fprintf(fp, "\"\"]");
+            else fprintf(fp, "\"%llx\"]", (unsigned long long)outA.fl);
+            if (f->msz && memcmp(outA.mem, in.mem, f->msz)) {
                 fprintf(fp, ",\"mo\":\"");
                 hexmem(fp, outA.mem, f->msz);
                 fprintf(fp, "\"");
