@@ -31,6 +31,15 @@ export const EV_TLB = 8;
 /** Something in the CPU state needs a look (halt, shutdown, interrupt shadow). */
 export const EV_ATTN = 16;
 
+/** A watched linear range: a debugger watchpoint (dr = -1) or a DR0-DR3 data breakpoint. */
+export interface Watch {
+  lin: number;
+  len: number;
+  read: boolean;
+  write: boolean;
+  dr: number;
+}
+
 /** Something that wants to see each instruction before it runs (trace, history). Off = null. */
 export interface StepObserver {
   beforeInstruction(cpu: Cpu, lin: number): void;
@@ -122,8 +131,24 @@ export class Cpu {
   /** Execute one instruction per block (trace, single step, TF). */
   singleStep = false;
   observer: StepObserver | null = null;
-  /** Linear addresses of execution breakpoints; blocks are split so each starts a block. */
+  /**
+   * Linear addresses of the debugger's execution breakpoints; blocks are split so each starts a
+   * block, and only block entry is checked. Call flushCode() after changing the set.
+   */
   readonly breakpoints = new Set<number>();
+  /** Execution breakpoints armed in DR0-DR3 (linear addresses), checked the same way. */
+  readonly drExec = new Set<number>();
+  /**
+   * Data watches: the debugger's watchpoints and DR0-DR3 data breakpoints. Pages holding a watched
+   * range never enter the data TLBs, so only accesses to them pay for the check.
+   */
+  watches: Watch[] = [];
+  private readonly watchPages = new Set<number>();
+  /** The debugger watch that fired (stop reason 'watchpoint'), with the access that hit it. */
+  watchHit: { watch: Watch; lin: number; size: number; write: boolean } | null = null;
+  private pendingDrTrap = false;
+  /** The block being executed (so a watch hit can end it after the current instruction). */
+  private curBlk: Block | null = null;
   /** Skip the breakpoint at the current RIP once (resuming from it). */
   skipBreakpoint = false;
   /** VMX non-root operation: intercept checks run only when true. */
@@ -744,6 +769,11 @@ export class Cpu {
   private rdLinSlow(lin: number, size: number): number {
     const po = lin & 0xFFF;
     if (this.alignCheck) return this.rdAligned(lin, size);
+    if (this.watchPages.size !== 0 && this.watchPages.has(lin - po) && po + size <= 0x1000) {
+      const phys = this.xlate(lin, false, false);
+      this.watchAccess(lin, size, false);
+      return this.physRead(phys, size);
+    }
     if (po + size > 0x1000) {
       // crosses a page: assemble from bytes, each translated on its own
       let v = 0;
@@ -765,6 +795,12 @@ export class Cpu {
   private wrLinSlow(lin: number, size: number, v: number): void {
     const po = lin & 0xFFF;
     if (this.alignCheck) { this.wrAligned(lin, size, v); return; }
+    if (this.watchPages.size !== 0 && this.watchPages.has(lin - po) && po + size <= 0x1000) {
+      const phys = this.xlate(lin, true, false);
+      this.watchAccess(lin, size, true);
+      this.physWrite(phys, size, v);
+      return;
+    }
     const cidx = (lin >>> 12) & TLB_MASK;
     if (this.tlbCTag[cidx] === lin - po && po + size <= 0x1000) {
       // a code page already translated for writing: check the granules, then write
@@ -999,6 +1035,11 @@ export class Cpu {
     return this.buildBlock(lin, -1);
   }
 
+  /** A debugger or DR execution breakpoint sits at `lin`. */
+  isBreakAddress(lin: number): boolean {
+    return (this.breakpoints.size !== 0 && this.breakpoints.has(lin)) || (this.drExec.size !== 0 && this.drExec.has(lin));
+  }
+
   private buildBlock(lin: number, host: number): Block {
     const b = new Block();
     b.rip = this.rip;
@@ -1006,7 +1047,7 @@ export class Cpu {
     b.hostOff = host;
     const max = this.singleStep || host < 0 ? 1 : MAX_BLOCK;
     decodeBlock(this, b, lin, max);
-    if (this.breakpoints.size && this.breakpoints.has(lin)) b.bp = true;
+    if (this.isBreakAddress(lin)) b.bp = true;
     if (host >= 0 && b.hostEnd > 0) this.registerBlock(b);
     else b.hostOff = -1;
     return b;
@@ -1029,6 +1070,69 @@ export class Cpu {
       if (host >= 0 && this.codePage[host >>> 12]) this.invalidateCodePage(host >>> 12);
     }
     this.jcache.fill(null);
+  }
+
+  /** Adds a data watch (debugger watchpoint when dr < 0). */
+  addWatch(lin: number, len: number, read: boolean, write: boolean, dr = -1): Watch {
+    const w: Watch = { lin, len, read, write, dr };
+    this.watches.push(w);
+    this.rebuildWatchPages();
+    return w;
+  }
+
+  removeWatch(w: Watch): void {
+    this.watches = this.watches.filter((x) => x !== w);
+    this.rebuildWatchPages();
+  }
+
+  private rebuildWatchPages(): void {
+    this.watchPages.clear();
+    for (const w of this.watches) {
+      for (let p = w.lin - (w.lin & 0xFFF); p < w.lin + w.len; p += 4096) this.watchPages.add(p);
+    }
+    this.flushTlb(true);
+  }
+
+  /** Re-arms DR0-DR3 from DR7 after a MOV to a debug register (SDM 17.2.4). */
+  debugRegistersChanged(): void {
+    this.watches = this.watches.filter((w) => w.dr < 0);
+    this.drExec.clear();
+    const dr7 = this.dr[7];
+    for (let n = 0; n < 4; n++) {
+      if (!((dr7 >>> (n * 2)) & 3)) continue;
+      const rw = (dr7 >>> (16 + n * 4)) & 3;
+      const len = [1, 2, 8, 4][(dr7 >>> (18 + n * 4)) & 3];
+      const addr = this.dr[n] - (((this.dr[n] % len) + len) % len);
+      if (rw === 0) this.drExec.add(this.dr[n]);
+      else if (rw === 1) this.watches.push({ lin: addr, len, read: false, write: true, dr: n });
+      else if (rw === 3) this.watches.push({ lin: addr, len, read: true, write: true, dr: n });
+      // rw = 2 (I/O breakpoints with CR4.DE) is not emulated
+    }
+    this.rebuildWatchPages();
+    this.flushCode();
+  }
+
+  /** An access to a watched page: record a hit and end the block after this instruction. */
+  private watchAccess(lin: number, size: number, write: boolean): void {
+    for (const w of this.watches) {
+      if (lin < w.lin + w.len && lin + size > w.lin && (write ? w.write : w.read)) {
+        if (w.dr >= 0) {
+          this.dr[6] = (this.dr[6] | (1 << w.dr)) >>> 0;
+          this.pendingDrTrap = true;
+        } else if (this.watchHit === null) {
+          this.watchHit = { watch: w, lin, size, write };
+        }
+        this.events |= EV_ATTN;
+        const b = this.curBlk;
+        if (b !== null && b.valid) {
+          // the rest of this block must not run before the stop: drop it, resume at the next instruction
+          b.valid = false;
+          if (b.hostOff >= 0) this.blocks.delete(b.hostOff);
+          b.hostOff = -2;
+          for (const ins of b.instrs) { ins.fn = smcExit; ins.kind = 0; }
+        }
+      }
+    }
   }
 
   /** Linear address of the current instruction. */
@@ -1062,10 +1166,8 @@ export class Cpu {
         blk = this.lookupBlock();
         // chained execution: stay in this loop from block to block until something needs attention
         for (;;) {
-          if (blk.bp) {
-            if (!this.skipBreakpoint) return (this.stopReason = 'breakpoint');
-            this.skipBreakpoint = false;
-          }
+          if (blk.bp && this.breakpointHit()) return (this.stopReason = 'breakpoint');
+          this.curBlk = blk;
           const instrs = blk.instrs;
           if (this.singleStep) {
             this.stepInstruction(instrs[0], instrs.length === 1 ? blk.nextRip : instrs[1].rip);
@@ -1160,6 +1262,29 @@ export class Cpu {
     this.rip = t;
   }
 
+  /**
+   * At the start of a block that begins on a breakpoint address: true to stop for the debugger;
+   * a DR0-DR3 execution breakpoint raises #DB (a fault) unless EFLAGS.RF suppresses it once.
+   */
+  private breakpointHit(): boolean {
+    const lin = this.linearRip();
+    if (this.breakpoints.has(lin)) {
+      if (!this.skipBreakpoint) return true;
+      this.skipBreakpoint = false;
+    }
+    if (this.drExec.has(lin)) {
+      if (this.flags & F.RF) {
+        this.flags &= ~F.RF;
+      } else {
+        let hits = 0;
+        for (let n = 0; n < 4; n++) if ((this.dr[7] >>> (n * 2)) & 3 && ((this.dr[7] >>> (16 + n * 4)) & 3) === 0 && this.dr[n] === lin) hits |= 1 << n;
+        this.dr[6] = ((this.dr[6] & ~0xF) | hits) >>> 0;
+        this.raise(K.EXC_DB, -1, `instruction breakpoint (DR6 0x${(this.dr[6] >>> 0).toString(16)})`);
+      }
+    }
+    return false;
+  }
+
   /** The block at the current RIP, following the previous block's cached successors when valid. */
   private nextBlock(prev: Block): Block {
     const rip = this.rip;
@@ -1249,10 +1374,19 @@ export class Cpu {
   /** Interrupts, NMIs and stop requests, checked between blocks. */
   private serviceEvents(): void {
     this.events &= ~EV_ATTN;
+    if (this.watchHit !== null) {
+      this.stopReason = 'watchpoint';
+      return;
+    }
+    if (this.pendingDrTrap) {
+      // data breakpoints are traps: taken after the access's instruction completed
+      this.pendingDrTrap = false;
+      this.deliverTrap(K.EXC_DB, 'data breakpoint');
+      return;
+    }
     if (this.pendingStepTrap) {
       this.pendingStepTrap = false;
-      this.deliver(K.EXC_DB, -1, EVT_HW);
-      this.events |= EV_ATTN;
+      this.deliverTrap(K.EXC_DB, 'single-step trap (EFLAGS.TF)');
       return;
     }
     if (this._shadow) {
@@ -1321,6 +1455,19 @@ export class Cpu {
    * 'exception' and RIP at the faulting instruction (debugger "break on exception", test harness).
    */
   onException: ((vec: number, err: number, why: string) => boolean) | null = null;
+
+  /** A trap raised between instructions: observers may stop on it like on a fault. */
+  private deliverTrap(vec: number, why: string): void {
+    if (this.onException !== null && this.onException(vec, -1, why)) {
+      this.faultVec = vec;
+      this.faultErr = -1;
+      this.faultWhy = why;
+      this.stopReason = 'exception';
+      return;
+    }
+    this.deliver(vec, -1, EVT_HW);
+    this.events |= EV_ATTN;
+  }
 
   /** Delivers the fault recorded by raise(), applying the double- and triple-fault rules. */
   private deliverFault(): void {

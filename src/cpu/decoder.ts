@@ -97,7 +97,7 @@ export function decodeBlock(c: Cpu, b: Block, lin: number, max: number): void {
       break;
     }
     if ((end & 0xFFF) === 0) break;
-    if (c.breakpoints.size && c.breakpoints.has(end)) break;
+    if (c.isBreakAddress(end)) break;
   }
   b.nextRip = rip;
 }

@@ -42,7 +42,7 @@ export interface MachineOptions {
 /** Why a run ended; `code` is the process exit status the CLI uses (see README "Exit codes"). */
 export type RunOutcome =
   | { kind: 'exit'; status: number; code: number; detail: string }
-  | { kind: 'halt' | 'idle' | 'shutdown' | 'limit' | 'reset' | 'breakpoint' | 'exception' | 'stop'; code: number; detail: string };
+  | { kind: 'halt' | 'idle' | 'shutdown' | 'limit' | 'reset' | 'breakpoint' | 'watchpoint' | 'exception' | 'stop'; code: number; detail: string };
 
 export const EXIT_HALT = 0;
 export const EXIT_USAGE = 2;
@@ -222,6 +222,10 @@ export class Machine implements Clock {
           return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
         case 'breakpoint':
           return { kind: 'breakpoint', code: EXIT_INTERNAL, detail: 'breakpoint' };
+        case 'watchpoint': {
+          const h = cpu.watchHit;
+          return { kind: 'watchpoint', code: EXIT_INTERNAL, detail: h ? `${h.write ? 'write' : 'read'} of ${h.size} bytes at 0x${h.lin.toString(16)}` : 'watchpoint' };
+        }
         case 'exception':
           return { kind: 'exception', code: EXIT_INTERNAL, detail: `exception ${K.EXCEPTION_NAMES[cpu.faultVec] ?? cpu.faultVec}: ${cpu.faultWhy}` };
         default:

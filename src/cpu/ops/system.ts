@@ -153,6 +153,7 @@ function movDR(c: Cpu, i: Instr): void {
   if (n === 6) c.dr[6] = ((lo & 0x0001E00F) | 0xFFFE0FF0) >>> 0;
   else if (n === 7) c.dr[7] = ((lo & 0xFFFF2BFF) | 0x400) >>> 0;
   else c.dr[n] = (i.size === 8 ? (c.rh[i.rm] | 0) * TWO32 : 0) + lo;
+  if (n !== 6) c.debugRegistersChanged();
 }
 
 // ---- descriptor-table registers ----
