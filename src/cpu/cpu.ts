@@ -13,6 +13,21 @@ export const FAULT = { kind: 'fault' } as const;
 /** Thrown to leave the current block after a state change the block could not have foreseen. */
 export const BLOCK_EXIT = { kind: 'block-exit' } as const;
 
+/**
+ * VMX hooks (src/cpu/vmx installs them): `boundary` runs at instruction boundaries in
+ * serviceEvents once VMX is attached and turns pending events, windows and the preemption timer
+ * into VM exits in non-root operation (true = it did); `shutdown` turns a triple fault in non-root
+ * operation into a VM exit (true = it did).
+ */
+export interface NonRootHooks {
+  boundary(c: Cpu): boolean;
+  shutdown(c: Cpu, why: string): boolean;
+}
+let nonRootHooks: NonRootHooks | null = null;
+export function setNonRootHooks(h: NonRootHooks | null): void {
+  nonRootHooks = h;
+}
+
 const TLB_BITS = 12;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
@@ -661,6 +676,7 @@ export class Cpu {
   wr64(s: number, off: number, lo: number, hi: number): void {
     const lin = this.linW(s, off, 8);
     // probe both halves for write before changing memory, so a fault leaves nothing half-written
+    this.probeW(lin);
     this.probeW(this.linAdd(lin, 4));
     this.wrLin32(lin, lo);
     this.wrLin32(this.linAdd(lin, 4), hi);
@@ -776,9 +792,10 @@ export class Cpu {
     }
     if (po + size > 0x1000) {
       // crosses a page: assemble from bytes, each translated on its own
+      // crossing reads fault on the lower page first, as hardware does
       let v = 0;
-      for (let k = size - 1; k >= 0; k--) v = (v << 8) | this.rdLin8(this.linAdd(lin, k));
-      return size === 4 ? v | 0 : v;
+      for (let k = 0; k < size; k++) v |= this.rdLin8(this.linAdd(lin, k)) << (8 * k);
+      return size === 4 ? v | 0 : v >>> 0;
     }
     const phys = this.xlate(lin, false, false);
     const host = this.bus.hostOffset(phys);
@@ -814,8 +831,8 @@ export class Cpu {
     }
     if (po + size > 0x1000) {
       // crosses a page: check both pages first so a fault leaves memory untouched
-      this.xlate(this.linAdd(lin, size - 1), true, false);
       this.xlate(lin, true, false);
+      this.xlate(this.linAdd(lin, size - 1), true, false);
       for (let k = 0; k < size; k++) this.wrLin8(this.linAdd(lin, k), (v >>> (8 * k)) & 0xFF);
       return;
     }
@@ -1057,7 +1074,33 @@ export class Cpu {
   idleTicks = 0;
 
   readTsc(): number {
-    return this.tscBase + this.icount + this.idleTicks;
+    return this.tscBase + this.icountNow() + this.idleTicks;
+  }
+
+  /**
+   * Index of the executing instruction within its block, for handlers (devices, RDTSC) that need
+   * the exact instruction count: icount advances once per block. Inline fast-path forms never
+   * read the clock, so only the handler-called forms set it.
+   */
+  curK = 0;
+
+  /** Instructions retired before the one executing now. */
+  icountNow(): number {
+    return this.icount + this.curK;
+  }
+
+  /**
+   * Ends the current block after the executing instruction (a device changed something the rest of
+   * the block must not run ahead of, e.g. a timer deadline); the next instruction is re-decoded.
+   */
+  endBlockAfterCurrent(): void {
+    const b = this.curBlk;
+    if (b !== null && b.valid && b.instrs.length > 1) {
+      b.valid = false;
+      if (b.hostOff >= 0) this.blocks.delete(b.hostOff);
+      b.hostOff = -2;
+      for (const ins of b.instrs) { ins.fn = smcExit; ins.kind = 0; }
+    }
   }
 
   /**
@@ -1123,14 +1166,8 @@ export class Cpu {
           this.watchHit = { watch: w, lin, size, write };
         }
         this.events |= EV_ATTN;
-        const b = this.curBlk;
-        if (b !== null && b.valid) {
-          // the rest of this block must not run before the stop: drop it, resume at the next instruction
-          b.valid = false;
-          if (b.hostOff >= 0) this.blocks.delete(b.hostOff);
-          b.hostOff = -2;
-          for (const ins of b.instrs) { ins.fn = smcExit; ins.kind = 0; }
-        }
+        // the rest of this block must not run before the stop
+        this.endBlockAfterCurrent();
       }
     }
   }
@@ -1183,7 +1220,7 @@ export class Cpu {
             const ins = instrs[k];
             // the hottest forms inline (fastpath.ts); everything else through its handler
             switch (ins.kind) {
-              case 0: ins.fn(this, ins); break;
+              case 0: this.curK = k; ins.fn(this, ins); break;
               case 1 /* ADD32_RR */: { const a = r[ins.rm], b = r[ins.reg], v = (a + b) | 0; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x14; this.lzA = a; this.lzB = b; this.lzR = v; break; }
               case 2 /* OR32_RR */: { const v = r[ins.rm] | r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
               case 3 /* AND32_RR */: { const v = r[ins.rm] & r[ins.reg]; r[ins.rm] = v; rh[ins.rm] = 0; this.lzOp = 0x54; this.lzR = v; break; }
@@ -1234,16 +1271,21 @@ export class Cpu {
               case 48 /* JNZ */: if (!this.zeroResult()) this.branch(ins.target); break;
               case 49 /* JB */: if (this.getCF() !== 0) this.branch(ins.target); break;
               case 50 /* JAE */: if (this.getCF() === 0) this.branch(ins.target); break;
-              default: ins.fn(this, ins);
+              default: this.curK = k; ins.fn(this, ins);
             }
           }
           this.icount += n;
           k = 0;
+          this.curK = 0;
           if (this.events !== 0 || this.icount >= limit) break;
-          blk = this.nextBlock(blk);
+          // a fault while finding the next block belongs to no instruction of the previous one
+          const prev = blk;
+          blk = null;
+          blk = this.nextBlock(prev);
         }
       } catch (e) {
         this.icount += k;
+        this.curK = 0;
         if (e === BLOCK_EXIT) continue;
         if (e !== FAULT) throw e;
         if (blk !== null && k < blk.instrs.length) this.rip = blk.instrs[k].rip;
@@ -1402,6 +1444,7 @@ export class Cpu {
       this.stopReason = 'stop';
       return;
     }
+    if (this.vmx !== null && nonRootHooks !== null && nonRootHooks.boundary(this)) return;
     if (this.events & EV_NMI && !this.nmiBlocked) {
       this.events &= ~EV_NMI;
       this.halted = false;
@@ -1513,6 +1556,7 @@ export class Cpu {
 
   /** Triple fault or an explicit shutdown: the CPU stops until reset. */
   enterShutdown(why: string): void {
+    if (this.nonRoot && nonRootHooks !== null && nonRootHooks.shutdown(this, why)) return;
     this.events |= EV_ATTN;
     this.shutdown = true;
     this.halted = true;
@@ -1531,12 +1575,13 @@ export class Cpu {
     this.io.out(port, size, size === 4 ? v >>> 0 : v & (size === 1 ? 0xFF : 0xFFFF));
   }
 
-  private needsIoCheck(): boolean {
+  /** Public for VMX: the I/O permission check comes before the VM-exit decision (SDM 26.1.1). */
+  needsIoCheck(): boolean {
     return this.protectedMode && (this.v86 || this.cpl > ((this.flags >> 12) & 3));
   }
 
   /** SDM 19.5.2: every bit for the accessed ports in the TSS I/O permission bitmap must be 0. */
-  private checkIoPermission(port: number, size: number): void {
+  checkIoPermission(port: number, size: number): void {
     const trType = this.segAr[K.SEG_TR] & 0xF;
     if (trType !== 0x9 && trType !== 0xB) this.raise(K.EXC_GP, 0, 'I/O permission: no 32-bit TSS');
     const limit = this.segLimit[K.SEG_TR];

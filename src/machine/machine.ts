@@ -75,6 +75,8 @@ export class Machine implements Clock {
   readonly a20: A20Gate;
   /** Instructions of time that passed while the CPU was halted (the clock runs on). */
   private idle = 0;
+  /** True while cpu.run executes guest code (device callbacks then come from guest accesses). */
+  private inCpu = false;
   private exitStatus: number | null = null;
   private resetRequested = false;
   readonly ramBytes: number;
@@ -88,7 +90,12 @@ export class Machine implements Clock {
     this.cpu = new Cpu(this.memory, this.ports);
     this.scheduler = new DeviceScheduler(this);
     // time moves on when the guest reprograms a timer mid-slice: end the slice so the deadline holds
-    this.scheduler.onReschedule = () => this.cpu.requestStop();
+    this.scheduler.onReschedule = () => {
+      // only a guest write mid-slice matters; rescheduling between slices needs nothing
+      if (!this.inCpu) return;
+      this.cpu.endBlockAfterCurrent();
+      this.cpu.requestStop();
+    };
     this.pic = new DualPic();
     this.lapic = new LocalApic({ clock: this, scheduler: this.scheduler, memory: this.memory });
     this.ioapic = new IoApic();
@@ -150,7 +157,7 @@ export class Machine implements Clock {
 
   /** The machine clock: retired instructions plus time spent halted. */
   instructions(): number {
-    return this.cpu.icount + this.idle;
+    return this.cpu.icountNow() + this.idle;
   }
 
   /** A halted CPU has something to wake up for now: a deliverable interrupt or NMI. */
@@ -211,7 +218,13 @@ export class Machine implements Clock {
       }
       idleSkips = 0;
       if (cpu.halted) cpu.raiseIntrLine(); // make the CPU look at its events before anything else
-      const reason = cpu.run(Math.min(maxInstructions, due));
+      this.inCpu = true;
+      let reason;
+      try {
+        reason = cpu.run(Math.min(maxInstructions, due));
+      } finally {
+        this.inCpu = false;
+      }
       if (this.scheduler.next - this.idle <= cpu.icount) this.scheduler.service();
       switch (reason) {
         case 'limit':
