@@ -101,3 +101,27 @@ describe('self-modifying code inside one block', () => {
     assert.equal(r.regs[0], 7n);
   });
 });
+
+describe('NMI blocking', () => {
+  it('blocks further NMIs until IRET, keeping one pending', async () => {
+    const { makeCpu } = await import('../support/snippet');
+    const { cpu, bus } = makeCpu(16);
+    // IVT[2] -> 1000:0100 ; main at 1000:0000 spins; the handler does inc bx ; iret
+    bus.backing.set([0x00, 0x01, 0x00, 0x10], 8);
+    bus.backing.set([0xEB, 0xFE], 0x10000);
+    bus.backing.set([0x43, 0xCF], 0x10100);
+    cpu.rip = 0;
+    cpu.r[4] = 0xF000;
+    cpu.run(cpu.icount + 5);
+    cpu.raiseNmi();
+    cpu.run(cpu.icount + 1); // delivers the NMI, runs inc bx; IRET not yet executed
+    assert.equal(cpu.r[3] & 0xFFFF, 1);
+    cpu.raiseNmi(); // arrives inside the handler: held (not nested) until IRET
+    cpu.run(cpu.icount + 1);
+    assert.equal(cpu.r[3] & 0xFFFF, 1, 'not nested inside the handler');
+    cpu.run(cpu.icount + 20);
+    assert.equal(cpu.r[3] & 0xFFFF, 2, 'the held NMI is taken after IRET');
+    cpu.run(cpu.icount + 20);
+    assert.equal(cpu.r[3] & 0xFFFF, 2, 'no NMI is invented');
+  });
+});

@@ -192,6 +192,8 @@ function retf(c: Cpu, i: Instr): void {
  */
 function iret(c: Cpu, i: Instr): void {
   const osz = i.size;
+  // IRET unblocks NMIs even when it faults (SDM 6.7.1); a pending NMI is then taken at the boundary
+  c.nmiBlocked = false;
   if (!c.protectedMode) {
     const ip = peekN(c, osz, 0);
     const cs = peekN(c, osz, 1) & 0xFFFF;
