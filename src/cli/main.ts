@@ -1,6 +1,6 @@
 import * as fs from 'fs';
-import { Machine, EXIT_USAGE, EXIT_INTERNAL, type RunOutcome } from '../machine/machine';
-import { loadImage } from '../machine/loaders';
+import { type Machine, EXIT_USAGE, EXIT_INTERNAL, type RunOutcome } from '../machine/machine';
+import { bootMachine } from '../machine/boot';
 import { LoadError } from '../machine/loaders/loadPlan';
 import { parseRunArgs, UsageError, USAGE, type RunOptions } from './args';
 import { Tracer } from './trace';
@@ -44,28 +44,24 @@ function sink(file: string | undefined, what: string): (bytes: Uint8Array) => vo
 async function run(o: RunOptions): Promise<number> {
   const image = readFile(o.image, 'image');
   const modules = o.modules.map((m) => ({ name: m, bytes: readFile(m, 'module') }));
-  const machine = new Machine({
-    ramMiB: o.ramMiB,
-    onSerial: sink(o.serial, 'serial'),
-    onDebugcon: sink(o.debugcon, 'debugcon'),
-    onPost: o.post ? (r) => process.stderr.write(`POST 0x${r.value.toString(16).padStart(2, '0')} at instruction ${r.instructions}\n`) : undefined,
-  });
-  let plan;
+  let machine: Machine;
   try {
-    plan = loadImage(image, {
+    ({ machine } = bootMachine(image, {
+      ramMiB: o.ramMiB,
+      onSerial: sink(o.serial, 'serial'),
+      onDebugcon: sink(o.debugcon, 'debugcon'),
+      onPost: o.post ? (r) => process.stderr.write(`POST 0x${r.value.toString(16).padStart(2, '0')} at instruction ${r.instructions}\n`) : undefined,
       format: o.format,
       loadAddress: o.loadAddress,
       entry: o.entry,
       mode: o.mode,
-      ramBytes: machine.ramBytes,
       cmdline: o.cmdline,
       modules,
-    });
+    }));
   } catch (e) {
     if (e instanceof LoadError) fail(`${o.image}: ${e.message}`);
     throw e;
   }
-  machine.load(plan);
   let tracer: Tracer | null = null;
   if (o.trace) {
     const out = o.traceFile ? sink(o.traceFile, 'trace') : (b: Uint8Array) => { process.stderr.write(b); };

@@ -34,4 +34,33 @@ export interface DebugInfo {
   addressOfSymbol(name: string): bigint | undefined;
   /** Every source file the line tables mention. */
   files(): string[];
+
+  // Optional extras. The implementations in this folder provide them all; code that accepts any
+  // DebugInfo (a test double, a merged set) must cope with their absence.
+
+  /** The line-table row in effect at `address` and the addresses it covers, for line stepping. */
+  lineRangeForAddress?(address: bigint): LineRange | undefined;
+  /** Every symbol, sorted by address (for completions and function breakpoints). */
+  symbols?(): readonly SymbolEntry[];
+  /** Oddities found while reading that did not stop it (an out-of-range file index, a missing end_sequence). */
+  readonly warnings?: readonly string[];
+}
+
+/** A row of a line table: `location` holds for addresses [start, end). */
+export interface LineRange {
+  start: bigint;
+  end: bigint;
+  location: SourceLocation;
+  /** False for rows the producer marked as not the beginning of a statement. */
+  isStmt: boolean;
+}
+
+export interface SymbolEntry {
+  name: string;
+  address: bigint;
+  /** Size in bytes; 0 when unknown (assembler labels). */
+  size: number;
+  kind: 'func' | 'object' | 'other';
+  /** For a symbol without a size: where its coverage stops (the end of its section), when known. */
+  end?: bigint;
 }
