@@ -5,6 +5,7 @@ import * as F from '../flags';
 import { EVT_ICEBP, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
 import { def } from './registry';
 import { readE, readE64 } from './operands';
+import { interceptHlt } from '../vmx/intercept';
 
 /** Near control transfers, software interrupts and HLT. */
 
@@ -154,6 +155,7 @@ function bound(c: Cpu, i: Instr): void {
 /** HLT: privileged; the CPU waits for an interrupt with RIP after the instruction. */
 function hlt(c: Cpu, i: Instr): void {
   if (c.protectedMode && c.cpl !== 0) c.raise(K.EXC_GP, 0, 'HLT at CPL > 0');
+  if (c.nonRoot) interceptHlt(c, i);
   c.rip = i.next;
   c.halted = true;
 }

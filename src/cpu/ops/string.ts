@@ -5,6 +5,7 @@ import * as F from '../flags';
 import { alu64, aluOp } from './alu';
 import { def } from './registry';
 import { rdLin, wrLin } from './operands';
+import { interceptStringIo } from '../vmx/intercept';
 
 /**
  * String instructions: MOVS CMPS STOS LODS SCAS INS OUTS, element sizes 1/2/4/8 (INS/OUTS up to 4),
@@ -513,6 +514,7 @@ function ins(c: Cpu, i: Instr): void {
   const a = i.asize, e = i.size;
   const step = c.flags & F.DF ? -e : e;
   const port = c.r[2] & 0xFFFF;
+  if (c.nonRoot) vmxStringIo(c, i, port, true);
   let di = c.addrReg(7, a);
   if (i.rep === 0) {
     insOne(c, e, port, di);
@@ -537,6 +539,12 @@ function ins(c: Cpu, i: Instr): void {
   if (count > n) c.rip = i.rip;
 }
 
+/** Non-root INS/OUTS: the permission check first (SDM 26.1.1), then the I/O exiting decision. */
+function vmxStringIo(c: Cpu, i: Instr, port: number, isIn: boolean): void {
+  if (c.needsIoCheck()) c.checkIoPermission(port, i.size);
+  interceptStringIo(c, i, isIn);
+}
+
 function outsOne(c: Cpu, e: number, seg: number, port: number, si: number): void {
   const v = rdLin(c, e, c.linR(seg, si, e));
   c.portOut(port, e, v);
@@ -546,6 +554,7 @@ function outs(c: Cpu, i: Instr): void {
   const a = i.asize, e = i.size, seg = i.seg;
   const step = c.flags & F.DF ? -e : e;
   const port = c.r[2] & 0xFFFF;
+  if (c.nonRoot) vmxStringIo(c, i, port, false);
   let si = c.addrReg(6, a);
   if (i.rep === 0) {
     outsOne(c, e, seg, port, si);

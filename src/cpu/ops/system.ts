@@ -6,6 +6,11 @@ import { loadPdptes } from '../paging';
 import { desc, descAr, descBase64, descBase, descLimit, readDescriptor } from '../segmentation';
 import { def } from './registry';
 import { readE } from './operands';
+import {
+  EXIT, exitAlways, interceptClts, interceptDescTable, interceptInvlpg, interceptIo, interceptLdtrTr, interceptLmsw,
+  interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
+  interceptWrmsr, markSti, rdtscpAllowed, vmxCrCheck,
+} from '../vmx/intercept';
 
 /**
  * System instructions: control and debug registers, descriptor-table registers, MSRs, CPUID,
@@ -23,6 +28,7 @@ export function requireCpl0(c: Cpu, what: string): void {
 
 function movRC(c: Cpu, i: Instr): void {
   requireCpl0(c, 'MOV from CR');
+  if (c.nonRoot && (i.reg === 0 || i.reg === 3 || i.reg === 4 || (i.reg === 8 && c.mode64)) && interceptMovFromCr(c, i, i.reg)) return;
   let lo: number, hi = 0;
   switch (i.reg) {
     case 0: lo = c.cr0; break;
@@ -51,6 +57,7 @@ export function writeCr0(c: Cpu, vlo: number, vhi: number): void {
   if (v & K.CR0_NW && !(v & K.CR0_CD)) c.raise(K.EXC_GP, 0, 'CR0.NW=1 with CR0.CD=0');
   v &= ~0x1FFAFFC0 | 0; // reserved bits read as 0
   v |= K.CR0_ET;
+  if (c.vmx !== null) vmxCrCheck(c, 0, v);
   const old = c.cr0;
   const pgOn = v & K.CR0_PG && !(old & K.CR0_PG);
   const pgOff = !(v & K.CR0_PG) && old & K.CR0_PG;
@@ -70,7 +77,8 @@ export function writeCr0(c: Cpu, vlo: number, vhi: number): void {
 }
 
 export function writeCr4(c: Cpu, vlo: number, vhi: number): void {
-  if (vhi !== 0 || vlo & ~CR4_VALID) c.raise(K.EXC_GP, 0, `reserved CR4 bits set (0x${(vlo >>> 0).toString(16)})`);
+  if (c.vmx !== null) vmxCrCheck(c, 4, vlo);
+  if (vhi !== 0 || vlo & ~(c.vmx !== null ? CR4_VALID | K.CR4_VMXE : CR4_VALID)) c.raise(K.EXC_GP, 0, `reserved CR4 bits set (0x${(vlo >>> 0).toString(16)})`);
   if (c.efer & K.EFER_LMA && !(vlo & K.CR4_PAE)) c.raise(K.EXC_GP, 0, 'clearing CR4.PAE in IA-32e mode');
   if (vlo & K.CR4_PCIDE && !(c.cr4 & K.CR4_PCIDE) && (!(c.efer & K.EFER_LMA) || c.cr3 % 4096 !== 0)) c.raise(K.EXC_GP, 0, 'setting CR4.PCIDE outside IA-32e mode or with CR3[11:0] != 0');
   const old = c.cr4;
@@ -99,8 +107,9 @@ export function writeCr3(c: Cpu, vlo: number, vhi: number): void {
 
 function movCR(c: Cpu, i: Instr): void {
   requireCpl0(c, 'MOV to CR');
-  const lo = c.r[i.rm];
+  let lo = c.r[i.rm];
   const hi = i.size === 8 ? c.rh[i.rm] : 0;
+  if (c.nonRoot && (i.reg <= 4 || (i.reg === 8 && c.mode64))) lo = interceptMovToCr(c, i, i.reg, lo, hi);
   switch (i.reg) {
     case 0: writeCr0(c, lo, hi); return;
     case 2: c.cr2 = (hi >>> 0) * TWO32 + (lo >>> 0); if (hi < 0) c.cr2 = hi * TWO32 + (lo >>> 0); return;
@@ -128,6 +137,7 @@ function drIndex(c: Cpu, n: number): number {
 }
 
 function movRD(c: Cpu, i: Instr): void {
+  if (c.nonRoot) interceptMovDr(c, i, false);
   requireCpl0(c, 'MOV from DR');
   const n = drIndex(c, i.reg);
   if (c.dr[7] & 0x2000) {
@@ -141,6 +151,7 @@ function movRD(c: Cpu, i: Instr): void {
 }
 
 function movDR(c: Cpu, i: Instr): void {
+  if (c.nonRoot) interceptMovDr(c, i, true);
   requireCpl0(c, 'MOV to DR');
   const n = drIndex(c, i.reg);
   if (c.dr[7] & 0x2000) {
@@ -166,6 +177,7 @@ function tableOperand(c: Cpu, i: Instr): number {
 function lgdtLidt(c: Cpu, i: Instr, idt: boolean): void {
   requireCpl0(c, idt ? 'LIDT' : 'LGDT');
   const ea = tableOperand(c, i);
+  if (c.nonRoot) interceptDescTable(c, i, idt ? 3 : 2);
   const limit = c.rd16(i.seg, ea);
   const off = (k: number) => (i.asize === 8 ? ea + k : i.asize === 4 ? (ea + k) >>> 0 : (ea + k) & 0xFFFF);
   let base: number;
@@ -185,6 +197,7 @@ function lgdtLidt(c: Cpu, i: Instr, idt: boolean): void {
 function sgdtSidt(c: Cpu, i: Instr, idt: boolean): void {
   if (c.cr4 & K.CR4_UMIP && c.protectedMode && c.cpl > 0) c.raise(K.EXC_GP, 0, 'SGDT/SIDT with CR4.UMIP=1 at CPL > 0');
   const ea = tableOperand(c, i);
+  if (c.nonRoot) interceptDescTable(c, i, idt ? 1 : 0);
   const base = idt ? c.idtrBase : c.gdtrBase;
   const limit = idt ? c.idtrLimit : c.gdtrLimit;
   const off = (k: number) => (i.asize === 8 ? ea + k : i.asize === 4 ? (ea + k) >>> 0 : (ea + k) & 0xFFFF);
@@ -208,13 +221,15 @@ function smsw(c: Cpu, i: Instr): void {
 /** LMSW: loads CR0 bits 3:0; can set PE but never clear it. */
 function lmsw(c: Cpu, i: Instr): void {
   requireCpl0(c, 'LMSW');
-  const v = i.isMem ? c.rd16(i.seg, c.ea(i)) : c.getReg(2, i.rm);
+  let v = i.isMem ? c.rd16(i.seg, c.ea(i)) : c.getReg(2, i.rm);
+  if (c.nonRoot) v = interceptLmsw(c, i, v, i.isMem ? c.linR(i.seg, c.ea(i), 2) : 0);
   const nv = (c.cr0 & ~0xE) | (v & 0xF) | (c.cr0 & 1);
   writeCr0(c, nv, 0);
 }
 
-function clts(c: Cpu): void {
+function clts(c: Cpu, i: Instr): void {
   requireCpl0(c, 'CLTS');
+  if (c.nonRoot && !interceptClts(c, i)) return;
   c.cr0 &= ~K.CR0_TS;
 }
 
@@ -222,6 +237,7 @@ function clts(c: Cpu): void {
 function storeSel(c: Cpu, i: Instr, sel: number, what: string): void {
   if (!c.protectedMode || c.v86) c.raise(K.EXC_UD, -1, `${what} outside protected mode`);
   if (c.cr4 & K.CR4_UMIP && c.cpl > 0) c.raise(K.EXC_GP, 0, `${what} with CR4.UMIP=1 at CPL > 0`);
+  if (c.nonRoot) interceptLdtrTr(c, i, what === 'SLDT' ? 0 : 1);
   if (i.isMem) c.wr16(i.seg, c.ea(i), sel);
   else if (i.size === 8) { c.r[i.rm] = sel; c.rh[i.rm] = 0; }
   else c.setReg(i.size, i.rm, sel);
@@ -230,6 +246,7 @@ function storeSel(c: Cpu, i: Instr, sel: number, what: string): void {
 function lldt(c: Cpu, i: Instr): void {
   if (!c.protectedMode || c.v86) c.raise(K.EXC_UD, -1, 'LLDT outside protected mode');
   requireCpl0(c, 'LLDT');
+  if (c.nonRoot) interceptLdtrTr(c, i, 2);
   const sel = i.isMem ? c.rd16(i.seg, c.ea(i)) : c.getReg(2, i.rm);
   if ((sel & 0xFFFC) === 0) {
     c.loadSegRaw(K.SEG_LDTR, sel, 0, 0, K.AR_UNUSABLE);
@@ -249,6 +266,7 @@ function lldt(c: Cpu, i: Instr): void {
 function ltr(c: Cpu, i: Instr): void {
   if (!c.protectedMode || c.v86) c.raise(K.EXC_UD, -1, 'LTR outside protected mode');
   requireCpl0(c, 'LTR');
+  if (c.nonRoot) interceptLdtrTr(c, i, 3);
   const sel = i.isMem ? c.rd16(i.seg, c.ea(i)) : c.getReg(2, i.rm);
   if ((sel & 0xFFFC) === 0) c.raise(K.EXC_GP, 0, 'LTR with a null selector');
   if (sel & 4) c.raise(K.EXC_GP, sel & 0xFFFC, 'LTR selector points into the LDT');
@@ -270,13 +288,15 @@ function invlpg(c: Cpu, i: Instr): void {
   requireCpl0(c, 'INVLPG');
   const ea = c.ea(i);
   const lin = c.mode64 ? c.effBase[i.seg] + ea : (c.effBase[i.seg] + ea) >>> 0;
+  if (c.nonRoot) interceptInvlpg(c, i, lin);
   c.invlpg(lin);
 }
 
 // ---- MSRs, CPUID, TSC ----
 
-function rdmsr(c: Cpu): void {
+function rdmsr(c: Cpu, i: Instr): void {
   requireCpl0(c, 'RDMSR');
+  if (c.nonRoot && interceptRdmsr(c, i)) return;
   const v = c.msrs.read(c.r[1] >>> 0);
   c.r[0] = Number(v & 0xFFFFFFFFn) | 0;
   c.rh[0] = 0;
@@ -284,32 +304,36 @@ function rdmsr(c: Cpu): void {
   c.rh[2] = 0;
 }
 
-function wrmsr(c: Cpu): void {
+function wrmsr(c: Cpu, i: Instr): void {
   requireCpl0(c, 'WRMSR');
+  if (c.nonRoot) interceptWrmsr(c, i);
   const v = (BigInt(c.r[2] >>> 0) << 32n) | BigInt(c.r[0] >>> 0);
   c.msrs.write(c.r[1] >>> 0, v);
 }
 
-function cpuid(c: Cpu): void {
+function cpuid(c: Cpu, i: Instr): void {
+  if (c.nonRoot) exitAlways(c, i, EXIT.CPUID);
   const out = c.cpuid.query(c.r[0] >>> 0, c.r[1] >>> 0, c);
   for (let k = 0; k < 4; k++) { c.r[[0, 3, 1, 2][k]] = out[k]; c.rh[[0, 3, 1, 2][k]] = 0; }
 }
 
-function rdtsc(c: Cpu): void {
+function rdtsc(c: Cpu, i: Instr, rdtscp = false): void {
   if (c.cr4 & K.CR4_TSD && c.protectedMode && c.cpl > 0) c.raise(K.EXC_GP, 0, 'RDTSC with CR4.TSD=1 at CPL > 0');
-  const t = c.readTsc();
+  const t = c.nonRoot ? interceptRdtsc(c, i, rdtscp) : c.readTsc();
   c.setReg(4, 0, t | 0);
   c.setReg(4, 2, Math.floor(t / TWO32) | 0);
 }
 
-function rdtscp(c: Cpu): void {
-  rdtsc(c);
+function rdtscp(c: Cpu, i: Instr): void {
+  if (c.nonRoot && !rdtscpAllowed(c)) c.raise(K.EXC_UD, -1, 'RDTSCP in non-root operation without "enable RDTSCP"');
+  rdtsc(c, i, true);
   c.setReg(4, 1, Number(c.msrs.read(0xC0000103) & 0xFFFFFFFFn));
 }
 
 /** RDPMC: no counters are implemented; every index is out of range (#GP), as CPUID leaf 0xA says. */
-function rdpmc(c: Cpu): void {
+function rdpmc(c: Cpu, i: Instr): void {
   if (c.protectedMode && c.cpl > 0 && !(c.cr4 & K.CR4_PCE)) c.raise(K.EXC_GP, 0, 'RDPMC at CPL > 0 with CR4.PCE=0');
+  if (c.nonRoot) interceptRdpmc(c, i);
   c.raise(K.EXC_GP, 0, `RDPMC: performance counter 0x${(c.r[1] >>> 0).toString(16)} not implemented`);
 }
 
@@ -324,7 +348,7 @@ function cli(c: Cpu): void {
   c.flags &= ~F.IF;
 }
 
-function sti(c: Cpu): void {
+function sti(c: Cpu, i: Instr): void {
   if (c.protectedMode && ((c.flags >> 12) & 3) < c.cpl) {
     if ((c.v86 && c.cr4 & K.CR4_VME || !c.v86 && c.cpl === 3 && c.cr4 & K.CR4_PVI) && !(c.flags & F.VIP)) { c.flags |= F.VIF; return; }
     c.raise(K.EXC_GP, 0, 'STI with IOPL < CPL');
@@ -332,22 +356,33 @@ function sti(c: Cpu): void {
   if (!(c.flags & F.IF)) {
     c.flags |= F.IF;
     c.shadow = true;
+    if (c.vmx !== null) markSti(c, i);
     c.raiseIntrLine();
   }
 }
 
 // ---- port I/O ----
 
+/** Non-root I/O: the IOPL / TSS permission check has priority over the VM exit (SDM 26.1.1). */
+function vmxIo(c: Cpu, i: Instr, port: number, isIn: boolean, imm: boolean): void {
+  if (c.needsIoCheck()) c.checkIoPermission(port, i.size);
+  interceptIo(c, i, port, i.size, isIn, imm);
+}
+
 function inI(c: Cpu, i: Instr): void {
+  if (c.nonRoot) vmxIo(c, i, i.imm, true, true);
   c.setReg(i.size, 0, c.portIn(i.imm, i.size));
 }
 function inDX(c: Cpu, i: Instr): void {
+  if (c.nonRoot) vmxIo(c, i, c.r[2] & 0xFFFF, true, false);
   c.setReg(i.size, 0, c.portIn(c.r[2] & 0xFFFF, i.size));
 }
 function outI(c: Cpu, i: Instr): void {
+  if (c.nonRoot) vmxIo(c, i, i.imm, false, true);
   c.portOut(i.imm, i.size, c.getReg(i.size, 0));
 }
 function outDX(c: Cpu, i: Instr): void {
+  if (c.nonRoot) vmxIo(c, i, c.r[2] & 0xFFFF, false, false);
   c.portOut(c.r[2] & 0xFFFF, i.size, c.getReg(i.size, 0));
 }
 
@@ -396,8 +431,14 @@ function clflush(c: Cpu, i: Instr): void {
   c.linR(i.seg, c.ea(i), 1);
 }
 
-function invdWbinvd(c: Cpu): void {
-  requireCpl0(c, 'INVD/WBINVD');
+function invd(c: Cpu, i: Instr): void {
+  requireCpl0(c, 'INVD');
+  if (c.nonRoot) exitAlways(c, i, EXIT.INVD);
+}
+
+function wbinvd(c: Cpu, i: Instr): void {
+  requireCpl0(c, 'WBINVD');
+  if (c.nonRoot) interceptWbinvd(c, i);
 }
 
 function smapFlag(set: boolean) {
@@ -455,8 +496,8 @@ def('fwait', fwait);
 def('swapgs', swapgs);
 def('fsgsbase', fsgsbase);
 def('clflush', clflush);
-def('invd', invdWbinvd);
-def('wbinvd', invdWbinvd);
+def('invd', invd);
+def('wbinvd', wbinvd);
 def('clac', smapFlag(false));
 def('stac', smapFlag(true));
 def('monitor', monitorMwait);

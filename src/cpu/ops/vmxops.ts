@@ -1,2 +1,365 @@
-/** placeholder: filled by its group */
-export {};
+import type { Instr } from '../block';
+import type { Cpu } from '../cpu';
+import { BLOCK_EXIT } from '../cpu';
+import * as K from '../constants';
+import { def, handlers } from './registry';
+import { vmEntry } from '../vmx/entry';
+import { exitForInstruction, exitInfo } from '../vmx/exit';
+import { EXIT, displacement, interceptPause, memOperandInfo, proc2 } from '../vmx/intercept';
+import { vmFail, vmFailInvalid, vmFailValid, vmSucceed } from '../vmx/result';
+import { VMCS_FIELDS, controlMask, fieldByEncoding, isReadOnlyField } from '../vmx/spec';
+import { NO_VMCS, SHADOW_MOVSS, Vmx } from '../vmx/state';
+import { LAUNCH_AFTER_VMXOFF, LAUNCH_CLEAR, LAUNCH_LAUNCHED, SLOT_WIDTH, VMCS_OFF_REVISION, setStoredLaunchState, slotOfEncoding } from '../vmx/vmcs';
+
+/**
+ * The VMX instructions (SDM vol. 3C chapter 31 "VMX Instruction Reference"): each follows the SDM
+ * pseudocode in order: #UD conditions, VM exit in non-root operation, #GP(0) at CPL > 0, then the
+ * VMfailInvalid / VMfailValid(n) paths, then the operation and VMsucceed.
+ */
+
+const TWO32 = 0x100000000;
+/** Physical addresses must stay below 2^MAXPHYADDR: bits 63:32 below this bound. */
+const MAXPHY_HI = 1 << (K.MAXPHYADDR - 32);
+
+const P2_VMFUNC = controlMask('SECONDARY_EXEC_ENABLE_VMFUNC');
+
+function vmxState(c: Cpu): Vmx | null {
+  return c.vmx as Vmx | null;
+}
+
+/** #UD unless in VMX operation, protected mode, not virtual-8086 and not compatibility mode. */
+function requireVmxOperation(c: Cpu, what: string): Vmx {
+  const v = vmxState(c);
+  if (v === null || !v.inVmx) return c.raise(K.EXC_UD, -1, `${what} outside VMX operation`);
+  checkMode(c, what);
+  return v;
+}
+
+function checkMode(c: Cpu, what: string): void {
+  if (!(c.cr0 & K.CR0_PE)) c.raise(K.EXC_UD, -1, `${what} with CR0.PE = 0`);
+  if (c.v86) c.raise(K.EXC_UD, -1, `${what} in virtual-8086 mode`);
+  if (c.efer & K.EFER_LMA && !c.mode64) c.raise(K.EXC_UD, -1, `${what} in compatibility mode`);
+}
+
+function requireCpl0(c: Cpu, what: string): void {
+  if (c.cpl > 0) c.raise(K.EXC_GP, 0, `${what} at CPL ${c.cpl}`);
+}
+
+/** VM exit for a VMX instruction with a memory operand (qualification = displacement, instruction information). */
+function exitMemForm(c: Cpu, i: Instr, reason: number, extraInfo = 0): never {
+  exitInfo.hasInfo = true;
+  exitInfo.info = memOperandInfo(c, i) | extraInfo;
+  return exitForInstruction(c, i, reason, displacement(c, i));
+}
+
+/** Reads the 64-bit memory operand as a physical address: [lo, hi]. */
+function readPointer(c: Cpu, i: Instr): number {
+  const lo = c.rd64(i.seg, c.ea(i));
+  ptrHi = c.hi;
+  return lo;
+}
+let ptrHi = 0;
+
+/** 4-KiB aligned and within the physical-address width. */
+function validPointer(lo: number, hi: number): boolean {
+  return (lo & 0xFFF) === 0 && (hi >>> 0) < MAXPHY_HI;
+}
+
+function toAddr(lo: number, hi: number): number {
+  return (hi >>> 0) * TWO32 + (lo >>> 0);
+}
+
+// ---- VMXON / VMXOFF ----
+
+function vmxon(c: Cpu, i: Instr): void {
+  const v = vmxState(c);
+  if (v === null) return c.raise(K.EXC_UD, -1, 'VMXON: VMX is not supported (CPUID.1:ECX.VMX = 0)');
+  checkMode(c, 'VMXON');
+  if (!(c.cr4 & K.CR4_VMXE) && !c.nonRoot) c.raise(K.EXC_UD, -1, 'VMXON with CR4.VMXE = 0');
+  if (!v.inVmx) {
+    requireCpl0(c, 'VMXON');
+    const caps = v.caps;
+    if ((c.cr0 & caps.cr0Fixed0) !== caps.cr0Fixed0 || c.cr0 & ~caps.cr0Fixed1) c.raise(K.EXC_GP, 0, 'VMXON: CR0 violates IA32_VMX_CR0_FIXED0/FIXED1');
+    if ((c.cr4 & caps.cr4Fixed0) !== caps.cr4Fixed0 || c.cr4 & ~caps.cr4Fixed1) c.raise(K.EXC_GP, 0, 'VMXON: CR4 violates IA32_VMX_CR4_FIXED0/FIXED1');
+    const fc = c.msrs.featureControl;
+    if (!(fc & 1n)) c.raise(K.EXC_GP, 0, 'VMXON: IA32_FEATURE_CONTROL is not locked');
+    if (!(fc & 4n)) c.raise(K.EXC_GP, 0, 'VMXON: IA32_FEATURE_CONTROL does not enable VMX outside SMX');
+    const lo = readPointer(c, i), hi = ptrHi;
+    if (!validPointer(lo, hi)) return vmFailInvalid(c);
+    const addr = toAddr(lo, hi);
+    const rev = c.physRead(addr + VMCS_OFF_REVISION, 4);
+    if ((rev & 0x7FFFFFFF) !== caps.revisionId || rev < 0) return vmFailInvalid(c);
+    v.inVmx = true;
+    v.vmxonPtr = addr;
+    v.current = NO_VMCS;
+    return vmSucceed(c);
+  }
+  if (c.nonRoot) exitMemForm(c, i, EXIT.VMXON);
+  requireCpl0(c, 'VMXON');
+  vmFail(c, v, 15);
+}
+
+function vmxoff(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMXOFF');
+  if (c.nonRoot) exitForInstruction(c, i, EXIT.VMXOFF, 0);
+  requireCpl0(c, 'VMXOFF');
+  if (v.hasCurrent) {
+    // the cached VMCS goes to memory; a launched one remembers that VMXOFF came in between (error 6)
+    if (v.vmcs.launch === LAUNCH_LAUNCHED) v.vmcs.launch = LAUNCH_AFTER_VMXOFF;
+    v.vmcs.store(c, v.current);
+  }
+  v.inVmx = false;
+  v.vmxonPtr = NO_VMCS;
+  v.current = NO_VMCS;
+  vmSucceed(c);
+}
+
+// ---- VMCLEAR / VMPTRLD / VMPTRST ----
+
+function vmclear(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMCLEAR');
+  if (c.nonRoot) exitMemForm(c, i, EXIT.VMCLEAR);
+  requireCpl0(c, 'VMCLEAR');
+  const lo = readPointer(c, i), hi = ptrHi;
+  if (!validPointer(lo, hi)) return vmFail(c, v, 2);
+  const addr = toAddr(lo, hi);
+  if (addr === v.vmxonPtr) return vmFail(c, v, 3);
+  if (addr === v.current) {
+    v.vmcs.launch = LAUNCH_CLEAR;
+    v.vmcs.store(c, addr);
+    v.current = NO_VMCS;
+  } else {
+    setStoredLaunchState(c, addr, LAUNCH_CLEAR);
+  }
+  vmSucceed(c);
+}
+
+function vmptrld(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMPTRLD');
+  if (c.nonRoot) exitMemForm(c, i, EXIT.VMPTRLD);
+  requireCpl0(c, 'VMPTRLD');
+  const lo = readPointer(c, i), hi = ptrHi;
+  if (!validPointer(lo, hi)) return vmFail(c, v, 9);
+  const addr = toAddr(lo, hi);
+  if (addr === v.vmxonPtr) return vmFail(c, v, 10);
+  const rev = c.physRead(addr + VMCS_OFF_REVISION, 4);
+  // bit 31 (shadow VMCS) is acceptable only with "VMCS shadowing" support, which no model reports
+  if ((rev & 0x7FFFFFFF) !== v.caps.revisionId || (rev < 0 && !v.caps.allows2('SECONDARY_EXEC_SHADOW_VMCS'))) return vmFail(c, v, 11);
+  if (addr !== v.current) {
+    if (v.hasCurrent) v.vmcs.store(c, v.current);
+    v.vmcs.load(c, addr);
+    v.current = addr;
+  }
+  vmSucceed(c);
+}
+
+function vmptrst(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMPTRST');
+  if (c.nonRoot) exitMemForm(c, i, EXIT.VMPTRST);
+  requireCpl0(c, 'VMPTRST');
+  const p = v.current;
+  if (p === NO_VMCS) c.wr64(i.seg, c.ea(i), -1, -1);
+  else c.wr64(i.seg, c.ea(i), p | 0, Math.floor(p / TWO32));
+  vmSucceed(c);
+}
+
+// ---- VMREAD / VMWRITE ----
+
+/** Instruction information for VMREAD/VMWRITE: register or memory operand, reg2 = encoding register. */
+function vmrwInfo(c: Cpu, i: Instr): number {
+  const base = i.isMem ? memOperandInfo(c, i) : (i.rm << 3) | (1 << 10) | (i.asize === 2 ? 0 : i.asize === 4 ? 1 << 7 : 2 << 7);
+  return base | (i.reg << 28);
+}
+
+/** The slot of the field named by the encoding register, or -1 (unsupported component). Sets `high`. */
+function fieldSlot(c: Cpu, v: Vmx, i: Instr): number {
+  // in 64-bit mode bits 63:32 of the encoding register must be 0 as well
+  if (c.mode64 && c.rh[i.reg] !== 0) return -1;
+  const enc = c.r[i.reg] >>> 0;
+  const f = fieldByEncoding(enc);
+  if (!f) return -1;
+  const slot = slotOfEncoding(f.field.encoding);
+  if (slot < 0 || !v.caps.fieldSupported[slot]) return -1;
+  accessHigh = f.high;
+  return slot;
+}
+let accessHigh = false;
+
+function vmread(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMREAD');
+  if (c.nonRoot) {
+    exitInfo.hasInfo = true;
+    exitInfo.info = vmrwInfo(c, i);
+    exitForInstruction(c, i, EXIT.VMREAD, i.isMem ? displacement(c, i) : 0);
+  }
+  requireCpl0(c, 'VMREAD');
+  if (!v.hasCurrent) return vmFailInvalid(c);
+  const slot = fieldSlot(c, v, i);
+  if (slot < 0) return vmFailValid(c, v, 12);
+  const d = v.vmcs;
+  let lo = d.lo[slot], hi = d.hi[slot];
+  if (accessHigh) { lo = hi; hi = 0; }
+  if (c.mode64) {
+    if (i.isMem) c.wr64(i.seg, c.ea(i), lo, hi);
+    else { c.r[i.rm] = lo; c.rh[i.rm] = hi; }
+  } else if (i.isMem) c.wr32(i.seg, c.ea(i), lo);
+  else { c.r[i.rm] = lo; c.rh[i.rm] = 0; }
+  vmSucceed(c);
+}
+
+function vmwrite(c: Cpu, i: Instr): void {
+  const v = requireVmxOperation(c, 'VMWRITE');
+  if (c.nonRoot) {
+    exitInfo.hasInfo = true;
+    exitInfo.info = vmrwInfo(c, i);
+    exitForInstruction(c, i, EXIT.VMWRITE, i.isMem ? displacement(c, i) : 0);
+  }
+  requireCpl0(c, 'VMWRITE');
+  if (!v.hasCurrent) return vmFailInvalid(c);
+  // the source operand is read before the encoding is looked at (a fault on it comes first)
+  let lo: number, hi = 0;
+  if (c.mode64) {
+    if (i.isMem) { lo = c.rd64(i.seg, c.ea(i)); hi = c.hi; } else { lo = c.r[i.rm]; hi = c.rh[i.rm]; }
+  } else lo = i.isMem ? c.rd32(i.seg, c.ea(i)) : c.r[i.rm];
+  const slot = fieldSlot(c, v, i);
+  if (slot < 0) return vmFailValid(c, v, 12);
+  // IA32_VMX_MISC[29] decides whether the VM-exit information fields are writable
+  if (isReadOnlyField(VMCS_FIELDS[slot]) && !v.caps.spec.misc.vmwriteAnyField) return vmFailValid(c, v, 13);
+  const d = v.vmcs;
+  if (accessHigh) d.hi[slot] = lo;
+  else d.set(slot, lo, SLOT_WIDTH[slot] === 2 ? hi : 0);
+  vmSucceed(c);
+}
+
+
+// ---- VMLAUNCH / VMRESUME / VMCALL ----
+
+function launchOrResume(c: Cpu, i: Instr, launch: boolean): void {
+  const what = launch ? 'VMLAUNCH' : 'VMRESUME';
+  const v = requireVmxOperation(c, what);
+  if (c.nonRoot) exitForInstruction(c, i, launch ? EXIT.VMLAUNCH : EXIT.VMRESUME, 0);
+  requireCpl0(c, what);
+  if (!v.hasCurrent) return vmFailInvalid(c);
+  if (v.shadowKind === SHADOW_MOVSS && v.shadowRip === i.rip) return vmFailValid(c, v, 26);
+  const st = v.vmcs.launch;
+  if (launch && st !== LAUNCH_CLEAR) return vmFailValid(c, v, 4);
+  if (!launch && st === LAUNCH_AFTER_VMXOFF) return vmFailValid(c, v, 6);
+  if (!launch && st !== LAUNCH_LAUNCHED) return vmFailValid(c, v, 5);
+  // VM entry changes the whole machine state: RIP and flags of the failure paths are set before
+  const outcome = vmEntry(c, v, launch);
+  if (outcome === 'fail') return;
+  // the instruction retired into the guest (or, after a failed entry, into the host): count it
+  c.icount += 1;
+  throw BLOCK_EXIT;
+}
+
+function vmcall(c: Cpu, i: Instr): void {
+  const v = vmxState(c);
+  if (v === null || !v.inVmx) return c.raise(K.EXC_UD, -1, 'VMCALL outside VMX operation');
+  if (c.nonRoot) exitForInstruction(c, i, EXIT.VMCALL, 0);
+  if (c.v86) c.raise(K.EXC_UD, -1, 'VMCALL in virtual-8086 mode');
+  if (c.efer & K.EFER_LMA && !c.mode64) c.raise(K.EXC_UD, -1, 'VMCALL in compatibility mode');
+  requireCpl0(c, 'VMCALL');
+  // no dual-monitor treatment of SMIs and SMM: VMCALL in root operation fails
+  vmFail(c, v, 1);
+}
+
+// ---- INVEPT / INVVPID / VMFUNC ----
+
+/** The register operand of INVEPT/INVVPID (the invalidation type): 64 bits in 64-bit mode. */
+function typeOperand(c: Cpu, i: Instr): number {
+  if (c.mode64 && c.rh[i.reg] !== 0) return -1;
+  return c.r[i.reg] >>> 0;
+}
+
+function invept(c: Cpu, i: Instr): void {
+  const v = vmxState(c);
+  const cap = v ? v.caps.spec.eptVpidCap : 0n;
+  if (v === null || !v.caps.allows2('SECONDARY_EXEC_ENABLE_EPT') || !(cap & (1n << 20n))) return c.raise(K.EXC_UD, -1, 'INVEPT is not supported');
+  requireVmxOperation(c, 'INVEPT');
+  if (c.nonRoot) exitMemForm(c, i, EXIT.INVEPT, i.reg << 28);
+  requireCpl0(c, 'INVEPT');
+  const type = typeOperand(c, i);
+  const ea = c.ea(i);
+  c.rd64(i.seg, ea); // the 128-bit descriptor is read (faults) before the type is judged
+  const ok = (type === 1 && cap & (1n << 25n)) || (type === 2 && cap & (1n << 26n));
+  if (!ok) return vmFail(c, v, 28);
+  c.flushTlb(true);
+  vmSucceed(c);
+}
+
+function invvpid(c: Cpu, i: Instr): void {
+  const v = vmxState(c);
+  const cap = v ? v.caps.spec.eptVpidCap : 0n;
+  if (v === null || !v.caps.allows2('SECONDARY_EXEC_ENABLE_VPID') || !(cap & (1n << 32n))) return c.raise(K.EXC_UD, -1, 'INVVPID is not supported');
+  requireVmxOperation(c, 'INVVPID');
+  if (c.nonRoot) exitMemForm(c, i, EXIT.INVVPID, i.reg << 28);
+  requireCpl0(c, 'INVVPID');
+  const type = typeOperand(c, i);
+  const ea = c.ea(i);
+  const vpidLo = c.rd64(i.seg, ea);
+  const vpidHi = c.hi;
+  const addrLo = c.rd64(i.seg, i.asize === 8 ? ea + 8 : i.asize === 4 ? (ea + 8) >>> 0 : (ea + 8) & 0xFFFF);
+  const addr = c.hi * TWO32 + (addrLo >>> 0);
+  if (type < 0 || type > 3 || !(cap & (1n << BigInt(40 + type)))) return vmFail(c, v, 28);
+  // descriptor bits 63:16 are reserved
+  if (vpidLo >>> 16 || vpidHi) return vmFail(c, v, 28);
+  const vpid = vpidLo & 0xFFFF;
+  if (type !== 2 && vpid === 0) return vmFail(c, v, 28);
+  if (type === 0 && (addr < -(2 ** 47) || addr >= 2 ** 47)) return vmFail(c, v, 28);
+  // translations are not kept across VM entries and exits; invalidating means flushing the TLB
+  c.flushTlb(true);
+  vmSucceed(c);
+}
+
+function vmfunc(c: Cpu, i: Instr): void {
+  const v = vmxState(c);
+  if (v === null || !c.nonRoot || !(proc2(c) & P2_VMFUNC)) return c.raise(K.EXC_UD, -1, 'VMFUNC outside non-root operation or without "enable VM functions"');
+  // EPTP switching (function 0) needs EPT, which no model reports yet: every enabled function exits
+  exitForInstruction(c, i, EXIT.VMFUNC, 0);
+}
+
+def('vmxon', vmxon);
+def('vmxoff', vmxoff);
+def('vmclear', vmclear);
+def('vmptrld', vmptrld);
+def('vmptrst', vmptrst);
+def('vmread', vmread);
+def('vmwrite', vmwrite);
+def('vmlaunch', (c, i) => launchOrResume(c, i, true));
+def('vmresume', (c, i) => launchOrResume(c, i, false));
+def('vmcall', vmcall);
+def('invept', invept);
+def('invvpid', invvpid);
+def('vmfunc', vmfunc);
+
+/**
+ * MOV SS, POP SS and LSS (data.ts) start "blocking by MOV SS" for one instruction. The VMX layer
+ * must tell it apart from STI blocking (VMLAUNCH fails with error 26; the guest interruptibility
+ * state records the kind), so their handlers are wrapped here: the wrapper costs one test, and only
+ * when the instruction loads SS.
+ */
+function markMovSs(name: string): void {
+  const orig = handlers[name];
+  if (!orig) return;
+  handlers[name] = (c, i) => {
+    orig(c, i);
+    if (i.cc === K.SEG_SS && c.vmx !== null) {
+      const v = c.vmx as Vmx;
+      v.shadowKind = SHADOW_MOVSS;
+      v.shadowRip = i.next;
+    }
+  };
+}
+markMovSs('mov_SE');
+markMovSs('pop_S');
+markMovSs('load_far_ptr');
+
+/** PAUSE (data.ts, a no-op there): PAUSE exiting and PAUSE-loop exiting in non-root operation. */
+{
+  const orig = handlers['pause'];
+  if (orig) handlers['pause'] = (c, i) => {
+    if (c.nonRoot) interceptPause(c, i);
+    orig(c, i);
+  };
+}

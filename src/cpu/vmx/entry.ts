@@ -1,0 +1,167 @@
+import type { Cpu } from '../cpu';
+import { FAULT } from '../cpu';
+import * as K from '../constants';
+import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
+import { MSR_DEBUGCTL, MSR_PAT } from '../msr';
+import { loadPdptes } from '../paging';
+import { deliverPendingFault } from '../tasks';
+import { checkControls, checkGuest, checkHost, readControls } from './entryChecks';
+import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_SEG_SLOTS, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadMsrList } from './exit';
+import { vmFailValid } from './result';
+import { controlMask } from './spec';
+import * as S from './slots';
+import { SHADOW_MOVSS, SHADOW_STI, Vmx } from './state';
+import { LAUNCH_LAUNCHED } from './vmcs';
+
+/**
+ * VM entry after the basic checks of VMLAUNCH/VMRESUME (SDM chapter 27): controls and host state
+ * (VMfailValid 7/8), guest state (failure exit 33), guest-state loading (27.3.2), the VM-entry
+ * MSR-load list (27.4, failure exit 34), then event injection (27.6) and non-root operation.
+ *
+ * Returns 'fail' when the instruction completes with VMfailValid (RIP after VMLAUNCH), 'exit' when
+ * the entry failed into the host (RIP = HOST_RIP), 'entered' when the guest runs (RIP = GUEST_RIP).
+ */
+
+const ENTRY_LOAD_DEBUG = controlMask('VM_ENTRY_LOAD_DEBUG_CONTROLS');
+const ENTRY_LOAD_PAT = controlMask('VM_ENTRY_LOAD_IA32_PAT');
+const ENTRY_LOAD_EFER = controlMask('VM_ENTRY_LOAD_IA32_EFER');
+
+export type EntryOutcome = 'fail' | 'exit' | 'entered';
+
+export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
+  v.lastEntryFailure = null;
+  let f = checkControls(c, v);
+  if (f) {
+    v.lastEntryFailure = f;
+    vmFailValid(c, v, 7);
+    return 'fail';
+  }
+  f = checkHost(c, v);
+  if (f) {
+    v.lastEntryFailure = f;
+    vmFailValid(c, v, 8);
+    return 'fail';
+  }
+  const g = checkGuest(c, v);
+  if (g.failure) {
+    v.lastEntryFailure = g.failure;
+    entryFailureExit(c, 33, g.qualification);
+    return 'exit';
+  }
+  loadGuestState(c, v);
+  c.nonRoot = true;
+  const m = loadMsrList(c, v, S.VM_ENTRY_MSR_LOAD_ADDR, S.VM_ENTRY_MSR_LOAD_COUNT);
+  if (!m.ok) {
+    v.lastEntryFailure = {
+      check: 'F', section: 'SDM 27.4 (loading MSRs)', field: 'VM_ENTRY_MSR_LOAD_ADDR',
+      detail: `VM-entry MSR-load entry ${m.index}: ${m.why}`,
+      result: `VM-entry failure: exit reason 34 (MSR loading), qualification ${m.index}`,
+    };
+    entryFailureExit(c, 34, m.index);
+    return 'exit';
+  }
+  if (launch) v.vmcs.launch = LAUNCH_LAUNCHED;
+  startNonRoot(c, v);
+  return 'entered';
+}
+
+/** SDM 27.3.2: processor state from the guest-state area (checked already, so nothing here faults). */
+function loadGuestState(c: Cpu, v: Vmx): void {
+  const d = v.vmcs;
+  const ctl = readControls(v);
+  const ia32e = (ctl.entry & ENTRY_CTL_IA32E) !== 0;
+  c.cr0 = (d.i32(S.GUEST_CR0) & ~CR0_KEEP) | (c.cr0 & CR0_KEEP) | K.CR0_ET;
+  c.cr3 = d.unum(S.GUEST_CR3);
+  c.cr4 = d.i32(S.GUEST_CR4);
+  if (ctl.entry & ENTRY_LOAD_DEBUG) {
+    c.dr[7] = d.u32(S.GUEST_DR7);
+    c.msrs.write(MSR_DEBUGCTL, d.big(S.GUEST_IA32_DEBUGCTL));
+  }
+  c.msrs.sysenterCs = d.u32(S.GUEST_SYSENTER_CS) & 0xFFFF;
+  c.msrs.sysenterEsp = d.num(S.GUEST_SYSENTER_ESP);
+  c.msrs.sysenterEip = d.num(S.GUEST_SYSENTER_EIP);
+  if (ctl.entry & ENTRY_LOAD_PAT) c.msrs.write(MSR_PAT, d.big(S.GUEST_IA32_PAT));
+  if (ctl.entry & ENTRY_LOAD_EFER) {
+    c.efer = d.i32(S.GUEST_IA32_EFER) & (K.EFER_SCE | K.EFER_LME | K.EFER_LMA | K.EFER_NXE);
+  } else {
+    c.efer = ia32e ? c.efer | K.EFER_LMA : c.efer & ~K.EFER_LMA;
+    if (c.cr0 & K.CR0_PG) c.efer = ia32e ? c.efer | K.EFER_LME : c.efer & ~K.EFER_LME;
+  }
+  for (let s = 0; s < 8; s++) {
+    const [sel, base, limit, ar] = GUEST_SEG_SLOTS[s];
+    // outside IA-32e mode only bits 31:0 of a base exist
+    const b = ia32e ? d.num(base) : d.u32(base);
+    c.loadSegRaw(s, d.i32(sel) & 0xFFFF, b, d.u32(limit), d.i32(ar));
+  }
+  c.gdtrBase = ia32e ? d.num(S.GUEST_GDTR_BASE) : d.u32(S.GUEST_GDTR_BASE);
+  c.gdtrLimit = d.u32(S.GUEST_GDTR_LIMIT);
+  c.idtrBase = ia32e ? d.num(S.GUEST_IDTR_BASE) : d.u32(S.GUEST_IDTR_BASE);
+  c.idtrLimit = d.u32(S.GUEST_IDTR_LIMIT);
+  const long64 = ia32e && (d.i32(S.GUEST_CS_AR_BYTES) & K.AR_L) !== 0;
+  c.rip = long64 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
+  c.r[4] = d.i32(S.GUEST_RSP);
+  c.rh[4] = d.hi[S.GUEST_RSP];
+  c.setFlags(d.i32(S.GUEST_RFLAGS), -1);
+  c.updateMode();
+  c.flushTlb(true);
+  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !ia32e) loadPdptes(c);
+  v.guestCr2 = c.cr2;
+}
+
+/** Interruptibility, activity state, preemption timer, event injection: the guest starts. */
+function startNonRoot(c: Cpu, v: Vmx): void {
+  const d = v.vmcs;
+  const pin = d.i32(S.PIN_BASED_VM_EXEC_CONTROL);
+  const intr = d.u32(S.GUEST_INTERRUPTIBILITY_INFO);
+  const rip = c.rip;
+  v.shadowKind = intr & 1 ? SHADOW_STI : intr & 2 ? SHADOW_MOVSS : 0;
+  v.shadowRip = rip;
+  c.shadow = (intr & 3) !== 0;
+  if (pin & PIN_VIRTUAL_NMIS) v.vnmiBlocked = (intr & 8) !== 0;
+  else c.nmiBlocked = (intr & 8) !== 0;
+  v.vectoringInfo = 0;
+  v.pauseLast = v.pauseFirst = -1;
+  const act = d.u32(S.GUEST_ACTIVITY_STATE);
+  v.guestActivity = act;
+  c.halted = act !== 0;
+  if (pin & PIN_TIMER) {
+    v.timerActive = true;
+    v.timerValue = d.u32(S.VMX_PREEMPTION_TIMER_VALUE);
+    v.timerStart = c.readTsc();
+    c.events |= EV_VMX;
+  }
+  // the window controls and a pending timer are looked at before the first guest instruction
+  c.events |= EV_VMX;
+  const info = d.i32(S.VM_ENTRY_INTR_INFO_FIELD);
+  if (info < 0) inject(c, v, info);
+}
+
+/** SDM 27.6: delivers the event of the VM-entry interruption-information field through the guest IDT. */
+function inject(c: Cpu, v: Vmx, info: number): void {
+  const d = v.vmcs;
+  const type = (info >> 8) & 7, vec = info & 0xFF;
+  const err = info & 0x800 ? d.u32(S.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1;
+  const kind = type === 0 ? EVT_EXT : type === 2 ? EVT_NMI : type === 3 ? EVT_HW : type === 4 ? EVT_SOFT : type === 5 ? EVT_ICEBP : EVT_SOFTEXC;
+  const next = type >= 4 && type <= 6 ? c.linAdd(c.rip, d.u32(S.VM_ENTRY_INSTRUCTION_LEN)) : c.rip;
+  // an injected event wakes the guest from HLT or shutdown and ends any interrupt shadow it started with
+  c.halted = false;
+  v.guestActivity = 0;
+  if (type === 2) {
+    if (d.i32(S.PIN_BASED_VM_EXEC_CONTROL) & PIN_VIRTUAL_NMIS) v.vnmiBlocked = true;
+    else c.nmiBlocked = true;
+  }
+  // injected events are not subject to the exception bitmap; faults while delivering them are,
+  // and such an exit reports the injected event as IDT-vectoring information
+  v.vectoringInfo = (info & 0x80000FFF) | 0;
+  v.vectoringError = err;
+  v.skipIntercept = true;
+  try {
+    c.deliver(vec, err, kind, next);
+    v.vectoringInfo = 0;
+  } catch (e) {
+    if (e !== FAULT) throw e;
+    v.skipIntercept = false;
+    deliverPendingFault(c, type === 3 ? vec : -1);
+  }
+  v.skipIntercept = false;
+}

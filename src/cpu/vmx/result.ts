@@ -1,0 +1,29 @@
+import type { Cpu } from '../cpu';
+import * as F from '../flags';
+import { VM_INSTRUCTION_ERROR } from './slots';
+import type { Vmx } from './state';
+
+/**
+ * The three outcomes of a VMX instruction (SDM 31.2 "Conventions"): VMsucceed clears CF PF AF ZF SF
+ * OF; VMfailInvalid sets CF and clears the others; VMfailValid(n) sets ZF, clears the others and
+ * stores n in VM_INSTRUCTION_ERROR of the current VMCS.
+ */
+
+export function vmSucceed(c: Cpu): void {
+  c.setFlags(0, F.ARITH);
+}
+
+export function vmFailInvalid(c: Cpu): void {
+  c.setFlags(F.CF, F.ARITH);
+}
+
+export function vmFailValid(c: Cpu, v: Vmx, error: number): void {
+  c.setFlags(F.ZF, F.ARITH);
+  v.vmcs.set(VM_INSTRUCTION_ERROR, error, 0);
+}
+
+/** VMfail(n): VMfailValid(n) when there is a current VMCS, else VMfailInvalid. */
+export function vmFail(c: Cpu, v: Vmx, error: number): void {
+  if (v.hasCurrent) vmFailValid(c, v, error);
+  else vmFailInvalid(c);
+}

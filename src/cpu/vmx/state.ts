@@ -1,0 +1,92 @@
+import type { Cpu } from '../cpu';
+import { VmxCapabilities } from './capabilities';
+import { VmcsCache } from './vmcs';
+
+/** "No current VMCS": the current-VMCS pointer reads as FFFFFFFF_FFFFFFFFH. */
+export const NO_VMCS = -1;
+
+/** Why the last VM entry failed, for the debugger (DESIGN.md: stops explain themselves). */
+export interface EntryFailure {
+  /** Check id of ../shared/reference/vmx/entry-checks.md, e.g. 'B6', 'D28'. */
+  readonly check: string;
+  /** SDM section, e.g. 'SDM 27.2.1.1'. */
+  readonly section: string;
+  /** The VMCS field (or control) the check is about. */
+  readonly field: string;
+  /** The rule in words and what the VMCS held. */
+  readonly detail: string;
+  /** 'VMfailValid(7)', 'VMfailValid(8)', 'VM-entry failure exit 33 (qualification 0)', ... */
+  readonly result: string;
+}
+
+/** The last VM exit, in the processor's words (the VMCS holds the same, this is for quick display). */
+export interface ExitRecord {
+  reason: number;
+  qualification: number;
+  guestRip: number;
+  icount: number;
+}
+
+/** Interrupt-shadow bookkeeping: which kind of blocking the next instruction runs under. */
+export const SHADOW_NONE = 0;
+export const SHADOW_STI = 1;
+export const SHADOW_MOVSS = 2;
+
+/**
+ * VMX state of one logical processor. The CPU core carries it as `cpu.vmx` (typed unknown there);
+ * everything VMX keeps lives here.
+ */
+export class Vmx {
+  readonly caps: VmxCapabilities;
+  /** In VMX operation (after VMXON, before VMXOFF). */
+  inVmx = false;
+  vmxonPtr = NO_VMCS;
+  /** Current-VMCS pointer, NO_VMCS when invalid. */
+  current = NO_VMCS;
+  /** The current VMCS's data (valid when current !== NO_VMCS). */
+  readonly vmcs = new VmcsCache();
+  lastEntryFailure: EntryFailure | null = null;
+  readonly lastExit: ExitRecord = { reason: -1, qualification: 0, guestRip: 0, icount: 0 };
+  exitCount = 0;
+
+  // ---- non-root bookkeeping ----
+  /** Blocking by virtual NMI (virtual NMIs = 1). */
+  vnmiBlocked = false;
+  /** Preemption timer: value at `timerStart` (TSC) while active. */
+  timerActive = false;
+  timerValue = 0;
+  timerStart = 0;
+  /** PAUSE-loop exiting: icount of the last PAUSE and of the first PAUSE of the current loop. */
+  pauseLast = -1;
+  pauseFirst = -1;
+  /** An event being delivered through the guest IDT (for IDT-vectoring information), -1 none. */
+  vectoringInfo = 0;
+  vectoringError = 0;
+  /** Set while an event the guest did not intercept is being delivered. */
+  delivering = false;
+  /** Interrupt shadow set by STI / MOV SS for the instruction at `shadowRip`. */
+  shadowKind = SHADOW_NONE;
+  shadowRip = 0;
+  /** The next event offered to the interceptor is an injected one: deliver it without a look. */
+  skipIntercept = false;
+  /**
+   * The guest's CR2. A #PF that exits must leave CR2 as the guest had it (SDM 28.1), but the page
+   * walker writes CR2 before the fault is offered: this copy restores it.
+   */
+  guestCr2 = 0;
+  /** Guest activity state while in non-root (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI). */
+  guestActivity = 0;
+
+  constructor(caps: VmxCapabilities) {
+    this.caps = caps;
+  }
+
+  get hasCurrent(): boolean {
+    return this.current !== NO_VMCS;
+  }
+}
+
+/** The VMX state of a CPU (only valid after attachVmx). */
+export function vmxOf(c: Cpu): Vmx {
+  return c.vmx as Vmx;
+}
