@@ -90,6 +90,9 @@ function decodeProgram(
   r.end = unitEnd;
   const header = readHeader(r, offset, format64, unit, sections, warnings);
   headers.push(header);
+  // Every file the table mentions is a source of the program, with rows or not (a header of
+  // declarations only); rows get their ids from the same registry.
+  for (const f of header.files) builder.addFile(f.path);
   runProgram(r, header, builder, warnings);
   return unitEnd;
 }
@@ -201,8 +204,8 @@ function readEntryTable(
   }
   const countAt = r.pos;
   const count = r.uleb(`${kind}s_count`);
-  // Each entry takes at least one byte when the format is not empty: a count beyond the unit is garbage.
-  if (formatCount > 0 && count > r.remaining) r.fail(`${kind}s_count ${count} is larger than the line program`, countAt);
+  // An entry takes at least one byte (an empty format describes nothing): a count beyond the unit is garbage.
+  if (count > r.remaining) r.fail(`${kind}s_count ${count} is larger than the line program`, countAt);
   const out: EntryFields[] = [];
   for (let i = 0; i < count; i++) {
     const e: EntryFields = {};

@@ -71,7 +71,11 @@ export function loadDebugInfo(elfBytes: Uint8Array, options: LoadDebugInfoOption
     if (e instanceof Error && e.name === 'LoadError') throw new DebugInfoError(label, undefined, e.message, { cause: e });
     throw e;
   }
-  const bias = BigInt(options.bias ?? 0);
+  const rawBias = options.bias ?? 0;
+  if (typeof rawBias === 'number' && !Number.isSafeInteger(rawBias)) {
+    throw new DebugInfoError(label, undefined, `bias ${rawBias} is not an integer`);
+  }
+  const bias = BigInt(rawBias);
   const warnings: string[] = [];
   const sections = dwarfSections(elfBytes, elf);
 

@@ -24,3 +24,11 @@ export class DebugInfoError extends Error {
 export function hex(value: number | bigint): string {
   return (value < 0 ? '-0x' : '0x') + (value < 0 ? -value : value).toString(16);
 }
+
+/** An address option (number or bigint) checked to be a non-negative integer that fits 64 bits. */
+export function toAddress(value: bigint | number, what: string, where: string): bigint {
+  if (typeof value === 'number' ? Number.isSafeInteger(value) && value >= 0 : value >= 0n && value < 1n << 64n) {
+    return BigInt(value);
+  }
+  throw new DebugInfoError(where, undefined, `${what} ${String(value)} is not an address`);
+}

@@ -17,3 +17,4 @@ export type { LineFileEntry, LineProgramHeader } from './dwarfLine';
 export { LineTable, LineTableBuilder } from './lineTable';
 export { TableDebugInfo } from './tableDebugInfo';
 export type { FunctionRange } from './tableDebugInfo';
+export { SymbolTable } from './symbolTable';

@@ -1,4 +1,4 @@
-import { DebugInfoError, hex } from './errors';
+import { DebugInfoError, hex, toAddress } from './errors';
 import { LineTableBuilder, ROW_STMT } from './lineTable';
 import { dirName, joinPath } from './paths';
 import { SymbolTable } from './symbolTable';
@@ -26,8 +26,11 @@ export interface NasmListingOptions {
    * the line that invoked the macro, so a macro steps as one line.
    */
   macroLines?: 'definition' | 'invocation';
-  /** Directories to resolve %include names against, after the directory of `asmPath`. Only the first is used to build a path. */
-  includeDirs?: string[];
+  /**
+   * The directory relative %include names are resolved against: NASM's working directory when it
+   * ran (it searches there, then its -i paths). Default: the directory of `asmPath`.
+   */
+  includeDir?: string;
 }
 
 /** A NASM listing as DebugInfo, with what the listing said about itself. */
@@ -169,9 +172,9 @@ function splitArgs(text: string): string[] {
  */
 export function loadNasmListing(listingText: string, options: NasmListingOptions): NasmListingDebugInfo {
   const asmPath = options.asmPath;
-  const baseDir = dirName(asmPath);
   const listingName = `NASM listing of ${asmPath}`;
   const definitionMode = (options.macroLines ?? 'definition') === 'definition';
+  const loadAddress = toAddress(options.loadAddress, 'loadAddress', listingName);
   const warnings: string[] = [];
   const builder = new LineTableBuilder();
   builder.addFile(asmPath);
@@ -193,10 +196,8 @@ export function loadNasmListing(listingText: string, options: NasmListingOptions
   let listed = 0;
   let unparsed = 0;
 
-  const resolveInclude = (name: string): string => {
-    const dirs = [baseDir, ...(options.includeDirs ?? [])];
-    return joinPath(dirs[0] || undefined, name);
-  };
+  const includeDir = options.includeDir ?? dirName(asmPath);
+  const resolveInclude = (name: string): string => joinPath(includeDir || undefined, name);
 
   const lines = listingText.split(/\r?\n/);
   for (let li = 0; li < lines.length; li++) {
@@ -303,8 +304,9 @@ export function loadNasmListing(listingText: string, options: NasmListingOptions
       if (label !== null && !name.includes('%') && !KEYWORDS.has(name.toLowerCase())) {
         const after = colon !== null ? colon[2].trim() : 'data';
         if (!/^equ\b/i.test(after)) {
+          // `.x` belongs to the last ordinary label; `..start` and `..@x` are special and change nothing.
           if (name.startsWith('.') && !name.startsWith('..')) name = lastNonLocal + name;
-          else if (!name.startsWith('..@')) lastNonLocal = name;
+          else if (!name.startsWith('..')) lastNonLocal = name;
           if (offset !== undefined) {
             // Labels waiting for this line's bytes come first: they were defined first.
             for (const p of pending) if (p.section === section) labels.push({ name: p.name, section, offset });
@@ -373,8 +375,7 @@ export function loadNasmListing(listingText: string, options: NasmListingOptions
       }
     }
     if (definitionMode && def?.file !== undefined && parent.fixed === undefined) {
-      const alias = openerLoc !== undefined && parent.fixed === undefined ? openerLoc : undefined;
-      return { file: def.file, macro: true, alias, args };
+      return { file: def.file, macro: true, alias: openerLoc, args };
     }
     // Unknown macro (built in, or defined where the listing does not show) or invocation mode.
     return { fixed: parent.fixed ?? openerLoc, macro: true, args };
@@ -391,9 +392,11 @@ export function loadNasmListing(listingText: string, options: NasmListingOptions
     }
   }
   const bases = new Map<string, bigint>();
-  for (const [name, addr] of Object.entries(options.sectionAddresses ?? {})) bases.set(name, BigInt(addr));
+  for (const [name, addr] of Object.entries(options.sectionAddresses ?? {})) {
+    bases.set(name, toAddress(addr, `sectionAddresses['${name}']`, listingName));
+  }
   const primary = extents.has('.text') ? '.text' : [...extents.keys()][0];
-  if (primary !== undefined && !bases.has(primary)) bases.set(primary, BigInt(options.loadAddress));
+  if (primary !== undefined && !bases.has(primary)) bases.set(primary, loadAddress);
   const sectionInfo = new Map<string, { start: bigint; end: bigint; mapped: boolean }>();
   for (const [name, e] of extents) {
     const base = bases.get(name);
