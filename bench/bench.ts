@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Machine } from '../src/machine/machine';
 import { loadImage } from '../src/machine/loaders';
 import type { CpuMode } from '../src/machine/loaders/loadPlan';
+import { Monitor } from '../src/machine/monitor';
 
 /**
  * `npm run bench`: guest workloads on the full machine, each run several times; prints the median
@@ -16,6 +17,8 @@ interface Workload {
   file: string;
   mode: CpuMode;
   what: string;
+  /** VMX workloads: 'bare' = the image is its own VMM, 'monitor' = a guest of the built-in monitor. */
+  vmx?: 'bare' | 'monitor';
 }
 
 const WORKLOADS: Workload[] = [
@@ -26,6 +29,8 @@ const WORKLOADS: Workload[] = [
   { name: 'call', file: 'call16.bin', mode: 'real', what: 'call/ret recursion, stack in another page' },
   { name: 'call-samepage', file: 'call16-samepage.bin', mode: 'real', what: 'call/ret recursion, stack in the code page' },
   { name: 'io', file: 'io16.bin', mode: 'real', what: 'OUT to port 0x80 loop' },
+  { name: 'vmexit-io-bare', file: 'vmxio64-bare.bin', mode: 'long', vmx: 'bare', what: 'guest OUT 0x80 loop, every OUT exits to its own VMM (11-instruction handler, VMRESUME)' },
+  { name: 'vmexit-io-monitor', file: 'vmxio64-guest.bin', mode: 'long', vmx: 'monitor', what: 'the same guest loop under the built-in monitor (unconditional I/O exiting)' },
 ];
 
 function workloadDir(): string {
@@ -35,15 +40,23 @@ function workloadDir(): string {
   throw new Error('bench/workloads not found');
 }
 
-function runOnce(w: Workload, image: Uint8Array): { instructions: number; seconds: number } {
-  const m = new Machine({ ramMiB: 64 });
+function runOnce(w: Workload, image: Uint8Array): { instructions: number; seconds: number; exits: number } {
+  const m = new Machine({ ramMiB: 64, onSerial: () => {} });
   const plan = loadImage(image, { format: 'flat', mode: w.mode, ramBytes: m.ramBytes });
   m.load(plan);
+  let monitor: Monitor | null = null;
+  if (w.vmx === 'monitor') {
+    monitor = new Monitor(m);
+    m.vmm = monitor;
+  }
   const t0 = process.hrtime.bigint();
+  const failed = monitor?.launch();
+  if (failed) throw new Error(`${w.name}: ${failed.detail}`);
   const out = m.run(5e9);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (out.kind !== 'halt') throw new Error(`${w.name}: expected a clean halt, got ${out.kind} (${out.detail})`);
-  return { instructions: m.cpu.icount, seconds };
+  const exits = monitor ? monitor.totalExits : w.vmx === 'bare' && m.vmx ? m.vmx.exitCount : 0;
+  return { instructions: m.cpu.icount, seconds, exits };
 }
 
 function median(xs: number[]): number {
@@ -56,25 +69,32 @@ function main(): void {
   const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null;
   const dir = workloadDir();
-  const results: Record<string, { mips: number; instructions: number; runs: number[] }> = {};
+  const results: Record<string, { mips: number; instructions: number; runs: number[]; exitsPerSecond?: number; exits?: number }> = {};
   for (const w of WORKLOADS) {
     if (only && !only.includes(w.name)) continue;
     const image = new Uint8Array(fs.readFileSync(path.join(dir, w.file)));
     runOnce(w, image); // warm-up: let the JIT settle
     const mips: number[] = [];
-    let instructions = 0;
+    const eps: number[] = [];
+    let instructions = 0, exits = 0;
     for (let k = 0; k < runs; k++) {
       const r = runOnce(w, image);
       instructions = r.instructions;
+      exits = r.exits;
       mips.push(r.instructions / r.seconds / 1e6);
+      eps.push(r.exits / r.seconds);
     }
     results[w.name] = { mips: Number(median(mips).toFixed(1)), instructions, runs: mips.map((x) => Number(x.toFixed(1))) };
+    if (w.vmx) Object.assign(results[w.name], { exits, exitsPerSecond: Math.round(median(eps)) });
   }
   const rows = Object.entries(results);
   const width = Math.max(...WORKLOADS.map((w) => w.name.length));
   process.stdout.write(`${'workload'.padEnd(width)}  median MIPS  instructions  runs (MIPS)\n`);
   for (const [name, r] of rows) {
     process.stdout.write(`${name.padEnd(width)}  ${r.mips.toFixed(1).padStart(11)}  ${String(r.instructions).padStart(12)}  ${r.runs.join(' ')}\n`);
+  }
+  for (const [name, r] of rows) {
+    if (r.exitsPerSecond !== undefined) process.stdout.write(`${name}: median ${(r.exitsPerSecond / 1e6).toFixed(3)} million VM exits/s (${r.exits} exits per run)\n`);
   }
   if (results.call && results['call-samepage']) {
     process.stdout.write(`call-samepage / call = ${(results['call-samepage'].mips / results.call.mips).toFixed(2)}\n`);

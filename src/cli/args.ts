@@ -17,6 +17,13 @@ export interface RunOptions {
   debugcon?: string;
   cmdline?: string;
   modules: string[];
+  /** Run the image as a VMX guest of the built-in monitor. */
+  monitor: boolean;
+  vmxConfig?: string;
+  traceExits: boolean;
+  dumpVmcs: boolean;
+  /** VMX capability model of the CPU (src/cpu/vmx/capabilities.ts). */
+  vmxModel?: string;
 }
 
 /** A command-line mistake: the message is printed as one line, with the usage hint. */
@@ -34,7 +41,14 @@ export const USAGE = `usage: vmx-debug run IMAGE [options]
   --post                            print each POST code written to port 0x80
   --serial FILE                     COM1 output to FILE instead of stdout
   --debugcon FILE                   port 0xE9 output to FILE instead of stdout
-  --cmdline S, --module FILE        multiboot command line and modules (repeatable)`;
+  --cmdline S, --module FILE        multiboot command line and modules (repeatable)
+  --monitor                         run the image as a VMX guest of the built-in monitor (a VMM in TypeScript)
+  --vmx-config FILE                 monitor configuration (JSON: controls, io, msrs, exceptionBitmap, cpuid, entry, stopOn)
+  --trace-exits                     print one line per VM exit (reason, decoded qualification, guest RIP) to stderr
+  --dump-vmcs                       print the final VMCS by area with decoded controls (also the guest VMM's VMCS in bare-metal mode)
+  --vmx-model NAME                  VMX capability model of the CPU (default, core2-no-ug)
+  With --monitor, --stats adds exits per reason, per port and MSR, and exits per second.
+  Bare-metal images that run their own VMM need no flag: the firmware leaves IA32_FEATURE_CONTROL locked with VMX on.`;
 
 /** Parses a number in decimal, 0x hex, 0o octal or 0b binary; underscores allowed. */
 export function parseNumber(text: string, what: string): number {
@@ -49,7 +63,7 @@ const FORMATS = ['elf', 'flat', 'rom', 'multiboot'];
 const MODES = ['real', 'protected', 'long'];
 
 export function parseRunArgs(argv: string[]): RunOptions {
-  const o: RunOptions = { image: '', ramMiB: 256, maxInstructions: Infinity, trace: false, stats: false, post: false, modules: [] };
+  const o: RunOptions = { image: '', ramMiB: 256, maxInstructions: Infinity, trace: false, stats: false, post: false, modules: [], monitor: false, traceExits: false, dumpVmcs: false };
   const value = (k: number, flag: string): string => {
     const v = argv[k + 1];
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
@@ -104,9 +118,16 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--debugcon': o.debugcon = take(); break;
       case '--cmdline': o.cmdline = take(); break;
       case '--module': o.modules.push(take()); break;
+      case '--monitor': o.monitor = true; break;
+      case '--vmx-config': o.vmxConfig = take(); break;
+      case '--trace-exits': o.traceExits = true; break;
+      case '--dump-vmcs': o.dumpVmcs = true; break;
+      case '--vmx-model': o.vmxModel = take(); break;
       default: throw new UsageError(`unknown option ${flag}`);
     }
   }
   if (!o.image) throw new UsageError('no image given');
+  if (!o.monitor && o.vmxConfig) throw new UsageError('--vmx-config configures the built-in monitor: add --monitor');
+  if (!o.monitor && o.traceExits) throw new UsageError('--trace-exits traces the built-in monitor\'s VM exits: add --monitor');
   return o;
 }

@@ -2,7 +2,7 @@ import { Block, Instr } from './block';
 import * as K from './constants';
 import * as F from './flags';
 import type { InterruptController, MsrHandler, PhysicalBus, PortBus } from './interfaces';
-import { translate } from './paging';
+import { GPA_FETCH, GPA_READ, GPA_WRITE, guestPhys, translate } from './paging';
 import { decodeBlock } from './decoder';
 import { deliverEvent, EVT_EXT, EVT_HW, EVT_NMI } from './interrupts';
 import { MsrFile } from './msr';
@@ -169,6 +169,11 @@ export class Cpu {
   /** VMX non-root operation: intercept checks run only when true. */
   nonRoot = false;
   /**
+   * Non-root operation with "enable EPT": physical addresses the guest forms are guest-physical and
+   * go through EPT (paging.ts guestPhys). Tested only on TLB misses, so nothing is paid when off.
+   */
+  eptActive = false;
+  /**
    * VMX state (src/cpu/vmx owns its type and lifetime; the core only carries it). null until the
    * VMX layer attaches itself to this CPU.
    */
@@ -207,6 +212,8 @@ export class Cpu {
   /** Per backing page: 1 when codeMap has an entry (fast test on the write slow path). */
   private readonly codePage: Uint8Array;
   private readonly pageBlocks = new Map<number, Block[]>();
+  /** MONITOR armed an address range (MWAIT may then wait; this CPU returns at once). */
+  monitorArmed = false;
   /** Scratch for 64-bit reads: the high half of the last rd64. */
   hi = 0;
   /** Scratch for instruction decoding across page boundaries. */
@@ -771,8 +778,12 @@ export class Cpu {
 
   /** Linear to physical with the current paging mode; raises #PF. */
   xlate(lin: number, write: boolean, exec: boolean, supervisor = false): number {
-    if (!(this.cr0 & K.CR0_PG)) return this.mode64 ? lin : lin >>> 0;
-    return translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
+    if (!(this.cr0 & K.CR0_PG)) {
+      const p = this.mode64 ? lin : lin >>> 0;
+      return this.eptActive ? guestPhys(this, p, write ? GPA_WRITE : exec ? GPA_FETCH : GPA_READ, lin) : p;
+    }
+    const p = translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
+    return this.eptActive ? guestPhys(this, p, write ? GPA_WRITE : exec ? GPA_FETCH : GPA_READ, lin) : p;
   }
 
   /** Makes sure a write to `lin` would succeed (used before multi-part writes). */
@@ -1516,7 +1527,8 @@ export class Cpu {
   private deliverFault(): void {
     let vec = this.faultVec;
     let err = this.faultErr;
-    if (this.onException !== null && this.onException(vec, err, this.faultWhy)) {
+    // vectors >= 256 are VMX exits raised as faults (EPT violation / misconfiguration), not exceptions
+    if (vec < 256 && this.onException !== null && this.onException(vec, err, this.faultWhy)) {
       this.stopReason = 'exception';
       return;
     }

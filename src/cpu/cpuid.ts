@@ -6,14 +6,14 @@ import type { Cpu } from './cpu';
  */
 
 /**
- * CPUID.1:EDX features: DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. VME (bit 1) is not
+ * CPUID.1:EDX features: DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. VME (bit 1) is not
  * reported: virtual-8086 mode works, its CR4.VME/PVI extensions are not emulated.
  */
-const LEAF1_EDX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
+const LEAF1_EDX = (1 << 7) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
   (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 17);
-/** CPUID.1:ECX: CX16 (13), x2APIC (21), MOVBE (22), POPCNT (23). VMX (5) is added by the VMX layer. */
-const LEAF1_ECX = (1 << 13) | (1 << 21) | (1 << 22) | (1 << 23);
-/** CPUID.7.0:EBX: FSGSBASE (0), BMI1 (3), SMEP (7), BMI2 (8), SMAP (20). */
+/** CPUID.1:ECX: MONITOR (3), CX16 (13), PCID (17), x2APIC (21), MOVBE (22), POPCNT (23). VMX (5) is added by the VMX layer. */
+const LEAF1_ECX = (1 << 3) | (1 << 17) | (1 << 13) | (1 << 21) | (1 << 22) | (1 << 23);
+/** CPUID.7.0:EBX: FSGSBASE (0), BMI1 (3), SMEP (7), BMI2 (8), SMAP (20); ECX: UMIP (2). */
 const LEAF7_EBX = (1 << 0) | (1 << 3) | (1 << 7) | (1 << 8) | (1 << 20);
 /** CPUID.80000001:EDX: SYSCALL (11), NX (20), 1 GiB pages (26), RDTSCP (27), LM (29). */
 const EXT1_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
@@ -48,8 +48,10 @@ export class CpuidTable {
         const osxsave = 0;
         return [this.signature, ebx, this.leaf1Ecx | osxsave, this.leaf1Edx];
       }
-      case 7: return sub === 0 ? [0, LEAF7_EBX, 0, 0] : [0, 0, 0, 0];
-      case 0xB: case 0xD: case 2: case 4: case 5: case 6: case 0xA: return [0, 0, 0, 0];
+      case 7: return sub === 0 ? [0, LEAF7_EBX, 1 << 2, 0] : [0, 0, 0, 0];
+      // MONITOR/MWAIT: 64-byte lines, MWAIT extensions enumerated, interrupts as break events
+      case 5: return [64, 64, 3, 0];
+      case 0xB: case 0xD: case 2: case 4: case 6: case 0xA: return [0, 0, 0, 0];
       case 0x80000000: return [0x80000008 | 0, 0, 0, 0];
       case 0x80000001: return [0, 0, EXT1_ECX, EXT1_EDX];
       case 0x80000002: case 0x80000003: case 0x80000004: {

@@ -72,7 +72,7 @@ export class MsrFile {
     this.store.clear();
     this.store.set(MSR_PAT, PAT_DEFAULT);
     this.store.set(MSR_MTRR_DEF_TYPE, 0n);
-    this.store.set(MSR_MISC_ENABLE, 1n); // fast strings enabled
+    this.store.set(MSR_MISC_ENABLE, 1n | (1n << 18n)); // fast strings, MONITOR/MWAIT enabled
     this.kernelGsBase = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.featureControl = 0n;

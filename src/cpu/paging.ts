@@ -12,8 +12,50 @@ const TWO32 = 0x100000000;
 /** Bits 51:MAXPHYADDR of a 64-bit entry's high half, which must be zero. */
 const HI_RSVD = (~((1 << (K.MAXPHYADDR - 32)) - 1)) & 0x000FFFFF;
 
+// ---- EPT (guest-physical addresses in VMX non-root operation) ----
+
+/** Access kinds for guestPhys (EPT-violation exit qualification bits 0-2). */
+export const GPA_READ = 1;
+export const GPA_WRITE = 2;
+export const GPA_FETCH = 4;
+/** Where a guest-physical access comes from (qualification bits 7 and 8). */
+export const GPA_NO_LINEAR = 0;
+export const GPA_PAGING_ENTRY = 1;
+export const GPA_FINAL = 2;
+/**
+ * Pseudo-vector a VMX exit raised from inside an access (EPT violation, EPT misconfiguration) uses
+ * with c.raise: the run loop rewinds RIP to the faulting instruction as for any fault, and the VMX
+ * event interceptor turns it into the VM exit. Never delivered through an IDT.
+ */
+export const VEC_VMX_EXIT = 256;
+
+/** Guest-physical to host-physical (raises VEC_VMX_EXIT); installed by src/cpu/vmx/ept.ts. */
+export type GuestPhysTranslator = (c: Cpu, gpa: number, access: number, lin: number, kind: number) => number;
+let gpaTranslator: GuestPhysTranslator = (_c, gpa) => gpa;
+/** Side-effect-free form for debuggers: host-physical address or -1. */
+let gpaPeek: (c: Cpu, gpa: number) => number = (_c, gpa) => gpa;
+
+export function setGuestPhysTranslator(f: GuestPhysTranslator, peek: (c: Cpu, gpa: number) => number): void {
+  gpaTranslator = f;
+  gpaPeek = peek;
+}
+
+/** The final guest-physical address of an access to linear address `lin` (only while c.eptActive). */
+export function guestPhys(c: Cpu, gpa: number, access: number, lin: number): number {
+  return gpaTranslator(c, gpa, access, lin, GPA_FINAL);
+}
+
+/** Linear address of the walk in progress (for EPT violations on paging-structure entries). */
+let walkLin = 0;
+
+/** Host-physical address of a guest paging-structure entry (identity unless EPT is active). */
+function entryAddr(c: Cpu, gpa: number, access: number): number {
+  return c.eptActive ? gpaTranslator(c, gpa, access, walkLin, GPA_PAGING_ENTRY) : gpa;
+}
+
 export function translate(c: Cpu, lin: number, write: boolean, exec: boolean, user: boolean): number {
   c.lastWalkGlobal = 0;
+  walkLin = lin;
   if (!(c.cr4 & K.CR4_PAE)) return walk32(c, lin >>> 0, write, exec, user);
   if (c.efer & K.EFER_LMA) return walk4(c, lin, write, exec, user);
   return walkPae(c, lin >>> 0, write, exec, user);
@@ -53,11 +95,11 @@ function nxOrSmepOn(c: Cpu): boolean {
 }
 
 function rd32(c: Cpu, phys: number): number {
-  return c.physRead(phys, 4);
+  return c.physRead(entryAddr(c, phys, GPA_READ), 4);
 }
 
 function wr32(c: Cpu, phys: number, v: number): void {
-  c.physWrite(phys, 4, v);
+  c.physWrite(entryAddr(c, phys, GPA_WRITE), 4, v);
 }
 
 /** Sets A (and D on a leaf written to) in an entry, writing back only when they change. */
@@ -112,8 +154,9 @@ const scratch: Entry = { lo: 0, hi: 0, addr: 0 };
 
 function readEntry(c: Cpu, addr: number): Entry {
   scratch.addr = addr;
-  scratch.lo = rd32(c, addr);
-  scratch.hi = rd32(c, addr + 4);
+  const host = entryAddr(c, addr, GPA_READ);
+  scratch.lo = c.physRead(host, 4);
+  scratch.hi = c.physRead(host + 4, 4);
   return scratch;
 }
 
@@ -154,7 +197,9 @@ function walkPae(c: Cpu, lin: number, write: boolean, exec: boolean, user: boole
 
 /** Loads the four PDPTEs on MOV CR3 / paging enable in PAE mode; reserved bits raise #GP(0). */
 export function loadPdptes(c: Cpu): void {
-  const base = (c.cr3 & 0xFFFFFFE0) >>> 0;
+  let base = (c.cr3 & 0xFFFFFFE0) >>> 0;
+  // with EPT the 32-byte table is at a guest-physical address (one page: it is 32-byte aligned)
+  if (c.eptActive) base = gpaTranslator(c, base, GPA_READ, 0, GPA_NO_LINEAR);
   for (let i = 0; i < 4; i++) {
     const lo = c.physRead(base + i * 8, 4);
     const hi = c.physRead(base + i * 8 + 4, 4);
@@ -232,8 +277,17 @@ function walk4(c: Cpu, lin: number, write: boolean, exec: boolean, user: boolean
  * no permission checks. Returns the physical address, or -1 when the page is not mapped.
  */
 export function peekTranslate(c: Cpu, lin: number): number {
+  if (!c.eptActive) return peekGuest(c, lin);
+  const g = peekGuest(c, lin);
+  return g < 0 ? -1 : gpaPeek(c, g);
+}
+
+function peekGuest(c: Cpu, lin: number): number {
   if (!(c.cr0 & K.CR0_PG)) return c.efer & K.EFER_LMA ? lin : lin >>> 0;
-  const rd = (a: number) => c.physRead(a, 4);
+  const rd = (a: number) => {
+    const h = c.eptActive ? gpaPeek(c, a) : a;
+    return h < 0 ? 0 : c.physRead(h, 4);
+  };
   if (!(c.cr4 & K.CR4_PAE)) {
     const l = lin >>> 0;
     const pde = rd(((c.cr3 & 0xFFFFF000) >>> 0) + ((l >>> 22) << 2));

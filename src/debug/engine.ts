@@ -6,6 +6,7 @@ import { analyzeAt, isReturnAt, linearPc } from './instructions';
 import type { Watch } from '../cpu/cpu';
 import { readRip, u64 } from './registers';
 import type { CpuException, StopInfo } from './stops';
+import type { ExecutionHistory } from './history';
 
 /**
  * The execution engine: runs the machine in bounded slices (about 10 ms of instructions, adapted
@@ -59,6 +60,17 @@ export interface EngineHost {
   stopOnException(vector: number, errorCode: number): boolean;
   /** Is the filter of this terminal kind on ('halt', 'triple fault')? */
   stopOnEnd(kind: 'halt' | 'triple fault'): boolean;
+  /**
+   * After every run of the machine (a slice or one instruction): did something happen that stops
+   * the guest (a VM exit a filter wants)? The VMX layer answers; null goes on.
+   */
+  afterRun?(): StopInfo | null;
+  /** The stop to report when reverse execution arrives right after a VM exit. */
+  describeCurrentExit?(): StopInfo | null;
+  /** State was restored from the history: forget cached views. */
+  afterReverse?(): void;
+  /** The guest is about to run (continue or step). */
+  beforeRun?(): void;
 }
 
 export type EngineState = 'stopped' | 'running' | 'ended';
@@ -128,6 +140,14 @@ export class Engine {
   /** CPU watches standing for the data breakpoints. */
   private readonly watches = new Map<Watch, DataBreakpoint>();
 
+  /** A stop decided by an event inside the run (VMX observer), taken at the next instruction. */
+  private pendingEvent: StopInfo | null = null;
+  private eventAddr: number | null = null;
+  /** Addresses where the CPU must return to the engine without a user breakpoint (HOST_RIP while in VMX). */
+  private readonly sentinels = new Set<number>();
+  /** Execution history for stepBack / reverseContinue (null when the launch did not ask for it). */
+  history: ExecutionHistory | null = null;
+
   constructor(readonly machine: Machine, private readonly host: EngineHost, readonly maxInstructions = Infinity) {
     this.memory = new GuestMemory(machine);
     machine.cpu.onException = (vec, err, why) => this.onCpuException(vec, err, why);
@@ -167,8 +187,33 @@ export class Engine {
     return Number(BigInt.asIntN(64, a));
   }
 
+  /**
+   * Called while the guest runs (from a VMX observer): stop before the instruction at linear
+   * address `nextLinear` with `stop`. The first event of a run wins.
+   */
+  requestEventStop(stop: StopInfo, nextLinear: number): void {
+    if (this.pendingEvent) return;
+    this.pendingEvent = stop;
+    this.eventAddr = nextLinear;
+    if (!this.cpu.breakpoints.has(nextLinear)) {
+      this.cpu.breakpoints.add(nextLinear);
+      this.cpu.flushCode();
+    }
+  }
+
+  /** Makes the CPU return at `address` (no stop by itself); changing the set flushes decoded code. */
+  setSentinel(address: number | null): void {
+    if (address === null ? this.sentinels.size === 0 : this.sentinels.size === 1 && this.sentinels.has(address)) return;
+    this.sentinels.clear();
+    if (address !== null) this.sentinels.add(address);
+    if (address !== null && this.cpu.breakpoints.has(address)) return;
+    this.syncCpuBreakpoints();
+  }
+
   private syncCpuBreakpoints(): void {
     const want = new Set<number>(this.code.map((b) => Engine.key(b.address)));
+    for (const a of this.sentinels) want.add(a);
+    if (this.eventAddr !== null) want.add(this.eventAddr);
     if (this.plan?.temp) want.add(Engine.key(this.plan.temp.address));
     const have = this.cpu.breakpoints;
     if (want.size === have.size && [...want].every((k) => have.has(k))) return;
@@ -204,6 +249,56 @@ export class Engine {
       return;
     }
     this.start(this.linePlan(kind === 'over'));
+  }
+
+  /**
+   * Reverse execution over the recorded history: one instruction back (stepBack), or back until
+   * a code breakpoint, the point right after a VM exit, or the start of the history
+   * (reverseContinue). Synchronous: reports a stop before returning.
+   */
+  reverse(kind: 'step' | 'continue'): void {
+    const h = this.history;
+    if (!h) throw new Error('reverse execution is off: set the launch attribute "history": { "instructions": N }');
+    if (this.state === 'ended') return;
+    h.finish();
+    if (!h.length) {
+      this.stop({ kind: 'history start', detail: 'no earlier instruction is recorded' });
+      return;
+    }
+    const bps = new Set<number>(this.code.map((b) => Engine.key(b.address)));
+    let n = 0;
+    for (;;) {
+      const rec = h.popAndRestore();
+      if (!rec) {
+        this.afterReverse();
+        this.stop({ kind: 'history start', detail: `reached the start of the recorded history (${n} instruction${n === 1 ? '' : 's'} back)` });
+        return;
+      }
+      n++;
+      if (kind === 'step') break;
+      if (rec.afterVmExit) {
+        this.afterReverse();
+        const s = this.host.describeCurrentExit?.();
+        this.stop(s ?? { kind: 'step' });
+        return;
+      }
+      if (bps.has(this.cpu.linearRip())) {
+        this.afterReverse();
+        const pc = linearPc(this.cpu);
+        const ids = this.code.filter((b) => b.address === pc).map((b) => b.id);
+        this.stop({ kind: 'breakpoint', breakpointKind: this.code.find((b) => b.address === pc)?.kind, hitBreakpointIds: ids });
+        return;
+      }
+    }
+    this.afterReverse();
+    this.stop({ kind: 'step' });
+  }
+
+  private afterReverse(): void {
+    this.reportedEnd = null;
+    this.passException = false;
+    this.pendingException = null;
+    this.host.afterReverse?.();
   }
 
   /** Moves RIP to a linear address in the current code segment; the session reports a 'goto' stop. */
@@ -279,6 +374,7 @@ export class Engine {
     if (this.state === 'ended') return;
     if (this.lastStop?.kind === 'exception') this.passException = true;
     this.plan = plan;
+    this.host.beforeRun?.();
     this.syncCpuBreakpoints();
     this.pauseRequested = false;
     this.state = 'running';
@@ -306,6 +402,8 @@ export class Engine {
   private stop(stop: StopInfo): void {
     this.state = 'stopped';
     this.plan = null;
+    this.pendingEvent = null;
+    this.eventAddr = null;
     this.syncCpuBreakpoints();
     this.pauseRequested = false;
     this.lastStop = stop;
@@ -380,6 +478,15 @@ export class Engine {
   /** Returns false when the run stopped or ended. */
   private handle(outcome: RunOutcome, single: boolean): boolean {
     const cpu = this.cpu;
+    if (this.pendingEvent) {
+      this.stop(this.pendingEvent);
+      return false;
+    }
+    const vm = this.host.afterRun?.();
+    if (vm) {
+      this.stop(vm);
+      return false;
+    }
     switch (outcome.kind) {
       case 'limit':
         if (cpu.icount >= this.maxInstructions) { this.endLimit(); return false; }

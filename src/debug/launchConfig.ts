@@ -15,7 +15,12 @@ export interface LaunchOptions {
   mode?: CpuMode;
   /** Guest RAM in MiB. */
   ramMiB: number;
-  cpuModel: 'default';
+  /** VMX capability model attached to the CPU; 'none' runs without VMX. */
+  cpuModel: 'default' | 'core2-no-ug' | 'none';
+  /** Reverse execution: how many executed instructions to keep (0 = off, the default). */
+  historyInstructions: number;
+  /** Exception filters turned on by the launch configuration, with conditions. */
+  stopOnVmExit: { filter: string; condition?: string }[];
   stopOnEntry: boolean;
   serial: 'debugConsole' | 'none';
   /** Extra debug information: ELF files with symbols/DWARF, or NASM listings (.lst). */
@@ -38,7 +43,7 @@ export class LaunchConfigError extends Error {
 
 const FORMATS: readonly LoaderFormat[] = ['elf', 'flat', 'rom', 'multiboot'];
 const MODES: readonly CpuMode[] = ['real', 'protected', 'long'];
-const CPU_MODELS = ['default'] as const;
+const CPU_MODELS = ['default', 'core2-no-ug', 'none'] as const;
 const SERIAL = ['debugConsole', 'none'] as const;
 
 /** Attributes VS Code or the DAP itself adds, or that other parts of the launch configuration use. */
@@ -46,9 +51,43 @@ const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'presentation', '
   'internalConsoleOptions', 'debugServer', 'suppressMultipleSessionWarning', '__restart', '__sessionId',
   '__configurationTarget', '__parentId', 'console', 'trace']);
 const KNOWN = new Set(['program', 'format', 'loadAddress', 'entry', 'mode', 'ram', 'cpuModel', 'stopOnEntry', 'serial',
-  'symbols', 'maxInstructions', 'cmdline', 'modules', 'cwd']);
+  'symbols', 'maxInstructions', 'cmdline', 'modules', 'cwd', 'history', 'stopOnVmExit']);
 /** Attributes of the issue that later parts of the adapter implement. */
-const NOT_YET = new Set(['monitor', 'stopOnVmExit']);
+const NOT_YET = new Set(['monitor']);
+
+/** Exit-reason classes and VMX events `stopOnVmExit` may name (filter ids without the 'vmexit:' prefix). */
+export const VM_EXIT_FILTER_NAMES = ['exception', 'interrupt', 'triple-fault', 'task-switch', 'cpuid', 'hlt', 'io', 'cr', 'dr', 'msr', 'ept',
+  'apic', 'vmcall', 'vmx-instruction', 'instruction', 'other'];
+
+function historyAttr(args: Record<string, unknown>): number {
+  const v = args.history;
+  if (v === undefined || v === null || v === false) return 0;
+  if (v === true) return 100_000;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new LaunchConfigError('history', `expected an object such as { "instructions": 100000 }, got ${describe(v)}`);
+  const n = numberAttr(v as Record<string, unknown>, 'instructions', 1, 10_000_000);
+  if (n === undefined) throw new LaunchConfigError('history', 'missing "instructions": how many executed instructions to keep for stepBack / reverseContinue');
+  for (const k of Object.keys(v)) if (k !== 'instructions') throw new LaunchConfigError(`history.${k}`, 'unknown (only "instructions")');
+  return n;
+}
+
+function stopOnVmExitAttr(args: Record<string, unknown>): { filter: string; condition?: string }[] {
+  const v = args.stopOnVmExit;
+  if (v === undefined || v === null || v === false) return [];
+  const all = [...VM_EXIT_FILTER_NAMES, 'entry-failure', 'vmfail'];
+  const id = (name: string, where: string): string => {
+    if (!all.includes(name)) throw new LaunchConfigError(where, `'${name}' is not an exit class; expected one of ${all.join(', ')}`);
+    return name === 'entry-failure' ? 'vm entry failure' : name === 'vmfail' ? 'vmfail' : `vmexit:${name}`;
+  };
+  if (v === true) return VM_EXIT_FILTER_NAMES.map((n) => ({ filter: `vmexit:${n}` }));
+  if (!Array.isArray(v)) throw new LaunchConfigError('stopOnVmExit', `expected true or an array of exit classes (or { "reason": class, "condition": ... }), got ${describe(v)}`);
+  return v.map((e, k) => {
+    if (typeof e === 'string') return { filter: id(e, `stopOnVmExit[${k}]`) };
+    if (!e || typeof e !== 'object' || typeof (e as { reason?: unknown }).reason !== 'string') throw new LaunchConfigError(`stopOnVmExit[${k}]`, 'expected an exit class or { "reason": class, "condition": "port == 0x80" }');
+    const c = (e as { condition?: unknown }).condition;
+    if (c !== undefined && typeof c !== 'string') throw new LaunchConfigError(`stopOnVmExit[${k}].condition`, `expected a string, got ${describe(c)}`);
+    return { filter: id((e as { reason: string }).reason, `stopOnVmExit[${k}].reason`), condition: c as string | undefined };
+  });
+}
 
 /**
  * Parses a number written in decimal, 0x/0o/0b prefixed, or with a trailing h (NASM style);
@@ -149,6 +188,8 @@ export function validateLaunchArgs(raw: unknown): LaunchOptions {
     mode: enumAttr(args, 'mode', MODES),
     ramMiB: ram ?? 256,
     cpuModel: enumAttr(args, 'cpuModel', CPU_MODELS) ?? 'default',
+    historyInstructions: historyAttr(args),
+    stopOnVmExit: stopOnVmExitAttr(args),
     stopOnEntry: boolAttr(args, 'stopOnEntry') ?? false,
     serial: enumAttr(args, 'serial', SERIAL) ?? 'debugConsole',
     symbols: pathList(args, 'symbols'),

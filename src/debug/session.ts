@@ -23,6 +23,9 @@ import {
 } from './stops';
 import type { DebugInfo, SourceLocation } from './symbols/types';
 import { formatValue, RegistersScope, type ScopeContext, type ScopeProvider } from './variables';
+import { LastExitScope, VmcsScope, VmxDebug } from './vmx';
+import { ExecutionHistory } from './history';
+import { fieldByName } from '../cpu/vmx/spec';
 
 /**
  * The DAP session for `type: "vmx"`. One class serves every way of hosting the adapter: inline in
@@ -101,6 +104,10 @@ export class VmxDebugSession extends DebugSession {
   readonly stopDescribers: StopDescribers = defaultStopDescribers();
   /** Extra words for the thread name ("VMX non-root"), asked on every threads request. */
   readonly threadNameParts: ((machine: Machine) => string | undefined)[] = [];
+  /** The VMX side: filters, describers, scopes, names, custom requests. */
+  vmx: VmxDebug;
+  private launchFilters: { filter: string; condition?: string }[] = [];
+  private userFilters = new Map<string, FilterSetting>();
 
   private options: LaunchOptions | null = null;
   private machine: Machine | null = null;
@@ -128,6 +135,12 @@ export class VmxDebugSession extends DebugSession {
 
   constructor(private readonly files: FileAccessor, private readonly loaders: DebugInfoLoaders = {}) {
     super();
+    VmxDebug.registerFilters(this.exceptionFilters);
+    VmxDebug.registerDescribers(this.stopDescribers);
+    this.vmx = new VmxDebug(this.exceptionFilters, (expr, extra) => evaluateExpression(expr, this.evalContext(extra)), () => this.engine?.memory ?? null);
+    this.scopeProviders.push(new VmcsScope(this.vmx), new LastExitScope(this.vmx));
+    this.threadNameParts.push(() => this.vmx.modeText());
+    this.userFilters = new Map(this.exceptionFilters.all().filter((f) => f.default).map((f) => [f.filter, {}] as [string, FilterSetting]));
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
   }
@@ -208,7 +221,7 @@ export class VmxDebugSession extends DebugSession {
       supportsTerminateRequest: true,
       supportsValueFormattingOptions: true,
       supportsLoadedSourcesRequest: false,
-      supportsStepBack: false,
+      supportsStepBack: true,
     };
     this.sendResponse(response);
   }
@@ -286,6 +299,17 @@ export class VmxDebugSession extends DebugSession {
     this.plan = booted.plan;
     this.loadDebugInfo(image, programPath, extra);
     this.engine = new Engine(this.machine, this.engineHost(), opts.maxInstructions);
+    this.vmx = new VmxDebug(this.exceptionFilters, (expr, extra) => evaluateExpression(expr, this.evalContext(extra)), () => this.engine?.memory ?? null);
+    this.scopeProviders.splice(1, this.scopeProviders.length - 1, new VmcsScope(this.vmx), new LastExitScope(this.vmx));
+    this.vmx.attach(this.machine, this.engine, opts.cpuModel);
+    this.launchFilters = opts.stopOnVmExit;
+    this.exceptionFilters.set(new Map([...this.userFilters, ...this.launchFilters.map((f) => [f.filter, { condition: f.condition }] as const)]));
+    if (opts.historyInstructions > 0) {
+      const h = new ExecutionHistory(opts.historyInstructions, this.machine.cpu, this.engine.memory);
+      this.engine.history = h;
+      this.machine.cpu.observer = h;
+      this.machine.cpu.singleStepChanged();
+    }
     this.listings = new ListingCache(this.engine.memory, () => this.debugInfo);
     for (const note of booted.plan.notes) this.sendEvent(new OutputEvent(`vmx-debug: ${note}\n`, 'console'));
     for (const key of opts.ignored) this.sendEvent(new OutputEvent(`vmx-debug: ignoring launch attribute '${key}'\n`, 'console'));
@@ -366,6 +390,10 @@ export class VmxDebugSession extends DebugSession {
       hasLineInfo: () => this.debugInfo.hasLines(),
       stopOnException: (vector: number, errorCode: number) => this.stopOnException(vector, errorCode),
       stopOnEnd: (kind: 'halt' | 'triple fault') => this.exceptionFilters.setting(kind) !== undefined,
+      afterRun: () => this.vmx.afterRun(),
+      describeCurrentExit: () => this.vmx.currentExitStop(),
+      afterReverse: () => { this.vmx.afterReverse(); this.listings?.clear(); },
+      beforeRun: () => this.vmx.beforeRun(),
     };
   }
 
@@ -726,6 +754,8 @@ export class VmxDebugSession extends DebugSession {
       };
       for (const f of args.filters ?? []) add(f);
       for (const o of args.filterOptions ?? []) add(o.filterId, o.condition);
+      this.userFilters = new Map(settings);
+      for (const f of this.launchFilters) if (!settings.has(f.filter)) settings.set(f.filter, { condition: f.condition });
       this.exceptionFilters.set(settings);
       response.body = { breakpoints: result };
       this.sendResponse(response);
@@ -746,8 +776,17 @@ export class VmxDebugSession extends DebugSession {
         const ref = parseMemoryReference(a.name);
         if (!ref || ref.space !== 'linear') return unavailable(`'${a.name}' is not a linear address`);
         address = ref.address;
-      } else if (a.variablesReference) {
-        return unavailable('registers cannot be watched; watch memory, e.g. dword [0x1000]');
+      } else if (a.variablesReference || /^\s*vmcs\./i.test(a.name)) {
+        const fname = a.name.replace(/^\s*vmcs\./i, '').trim().toUpperCase();
+        const ref = a.variablesReference ? this.varRefs.get(a.variablesReference) : undefined;
+        const isVmcs = (!a.variablesReference || ref?.provider.name === 'VMCS') && fieldByName(fname) !== undefined && !fieldByName(fname)!.high;
+        if (isVmcs) {
+          if (!this.vmx.vmx) return unavailable('VMX is not attached');
+          response.body = { dataId: `vmcs:${fname}`, description: `VMCS field ${fname} (VMWRITE or a change by the CPU)`, accessTypes: ['write'], canPersist: true };
+          this.sendResponse(response);
+          return;
+        }
+        return unavailable('registers cannot be watched; watch memory, e.g. dword [0x1000], or a VMCS field');
       } else {
         let e;
         try { e = parseExpression(a.name); } catch (err) { return unavailable(errMessage(err)); }
@@ -775,10 +814,18 @@ export class VmxDebugSession extends DebugSession {
     this.guard(response, () => {
       const out: DebugProtocol.Breakpoint[] = [];
       const list: DataBreakpoint[] = [];
+      const fields: { id: number; field: string }[] = [];
       for (const bp of Array.isArray(args.breakpoints) ? args.breakpoints : []) {
         const id = this.nextBreakpointId++;
         const b = new Breakpoint(false) as DebugProtocol.Breakpoint;
         b.id = id;
+        const vm = /^vmcs:([A-Z0-9_]+)$/.exec(bp?.dataId ?? '');
+        if (vm) {
+          if (!fieldByName(vm[1])) b.message = `no VMCS field ${vm[1]}`;
+          else { b.verified = true; fields.push({ id, field: vm[1] }); }
+          out.push(b);
+          continue;
+        }
         const m = /^(0x[0-9a-f]+)\/(\d+)$/i.exec(bp?.dataId ?? '');
         const bad = this.checkBreakpointOptions(bp?.condition, bp?.hitCondition);
         if (!m) b.message = `'${bp?.dataId}' is not a data breakpoint id from dataBreakpointInfo`;
@@ -791,6 +838,7 @@ export class VmxDebugSession extends DebugSession {
         out.push(b);
       }
       this.engine?.setDataBreakpoints(list);
+      this.vmx.setFieldWatches(fields);
       response.body = { breakpoints: out };
       this.sendResponse(response);
     });
@@ -844,6 +892,26 @@ export class VmxDebugSession extends DebugSession {
       this.sendResponse(response);
       this.resumed();
       e.step('out', this.granularity(args.granularity));
+    });
+  }
+
+  protected override stepBackRequest(response: DebugProtocol.StepBackResponse): void {
+    this.guard(response, () => {
+      const e = this.requireStopped('stepBack');
+      if (!e.history) throw new UserError('stepBack needs the execution history: set the launch attribute "history": { "instructions": 100000 }');
+      this.sendResponse(response);
+      this.resumed();
+      e.reverse('step');
+    });
+  }
+
+  protected override reverseContinueRequest(response: DebugProtocol.ReverseContinueResponse): void {
+    this.guard(response, () => {
+      const e = this.requireStopped('reverseContinue');
+      if (!e.history) throw new UserError('reverseContinue needs the execution history: set the launch attribute "history": { "instructions": 100000 }');
+      this.sendResponse(response);
+      this.resumed();
+      e.reverse('continue');
     });
   }
 
@@ -1080,6 +1148,8 @@ export class VmxDebugSession extends DebugSession {
 
   private lookupName(name: string, extra?: Record<string, bigint>): bigint | undefined {
     if (extra && name in extra) return extra[name];
+    const vm = this.vmx.lookup(name);
+    if (vm !== undefined) return vm;
     const cpu = this.machine?.cpu;
     if (cpu) {
       const r = findRegister(name);
@@ -1096,6 +1166,7 @@ export class VmxDebugSession extends DebugSession {
       readMemory: (address, size) => engine.memory.readValue('linear', address, size),
       pointerSize: () => this.pointerSize(),
       assignName: (name, value) => {
+        if (this.vmx.assign(name, value)) return;
         const r = findRegister(name);
         if (!r) throw new ExpressionError(`'${name}' is not a register; only registers and memory can be assigned`);
         if (!r.write) throw new ExpressionError(`${r.name} is read-only`);
@@ -1158,7 +1229,7 @@ export class VmxDebugSession extends DebugSession {
       const m = /[A-Za-z_.@?][A-Za-z0-9_.@?$#]*$/.exec(before);
       const prefix = m ? m[0] : '';
       const lower = prefix.toLowerCase();
-      const names = new Set<string>([...registerNames(), 'byte', 'word', 'dword', 'qword']);
+      const names = new Set<string>([...registerNames(), 'byte', 'word', 'dword', 'qword', ...this.vmx.completionNames()]);
       for (const l of this.symbolListers) for (const n of l.symbolNames()) names.add(n);
       const targets: DebugProtocol.CompletionItem[] = [];
       for (const n of names) {
@@ -1247,7 +1318,55 @@ export class VmxDebugSession extends DebugSession {
     });
   }
 
-  protected override customRequest(command: string, response: DebugProtocol.Response): void {
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    const a = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
+    const num = (v: unknown, what: string): number | undefined => {
+      if (v === undefined || v === null) return undefined;
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      if (typeof v === 'string') { const n = parseMemoryReference(v); if (n) return Number(n.address); }
+      throw new UserError(`${command}: '${what}' must be a number or a hex string`);
+    };
+    switch (command) {
+      case 'vmx/readVmcs':
+        this.guard(response, () => {
+          this.requireEngine();
+          const list = [this.vmx.readVmcs(num(a.pointer, 'pointer'))];
+          if (a.all === true) for (const p of this.vmx.knownVmcs) if (p !== this.vmx.vmx?.current) list.push(this.vmx.readVmcs(p));
+          response.body = { mode: this.vmx.modeText(), vmcs: list };
+          this.sendResponse(response);
+        });
+        return;
+      case 'vmx/writeVmcs':
+        this.guard(response, () => {
+          this.requireStopped('vmx/writeVmcs');
+          if (typeof a.field !== 'string') throw new UserError('vmx/writeVmcs: "field" (a VMCS field name) is required');
+          const value = typeof a.value === 'string' ? evaluateExpression(a.value, this.evalContext()) : typeof a.value === 'number' ? BigInt(a.value) : undefined;
+          if (value === undefined) throw new UserError('vmx/writeVmcs: "value" (a number or an expression string) is required');
+          const after = this.vmx.writeField(a.field.toUpperCase(), value);
+          response.body = { field: a.field.toUpperCase(), value: hexAddr(after) };
+          this.sendResponse(response);
+          this.afterStateEdit(false);
+        });
+        return;
+      case 'vmx/exitHistory':
+        this.guard(response, () => {
+          response.body = this.vmx.history(num(a.start, 'start') ?? 0, num(a.count, 'count') ?? 1000);
+          this.sendResponse(response);
+        });
+        return;
+      case 'vmx/instructionCount':
+        this.guard(response, () => {
+          response.body = { icount: this.requireEngine().cpu.icount };
+          this.sendResponse(response);
+        });
+        return;
+      case 'vmx/exitStats':
+        this.guard(response, () => {
+          response.body = this.vmx.stats();
+          this.sendResponse(response);
+        });
+        return;
+    }
     this.sendErrorResponse(response, 1014, `unrecognized request '${command}'`);
   }
 }

@@ -20,6 +20,8 @@ import { LocalApic, DEFAULT_APIC_BASE } from './devices/localApic';
 import { IoApic } from './devices/ioApic';
 import type { LoadPlan } from './loaders/loadPlan';
 import { applyInitialState } from './initialState';
+import { attachVmx, resetVmx } from '../cpu/vmx/attach';
+import type { Vmx } from '../cpu/vmx/state';
 
 /**
  * A PC: RAM and ROM, the legacy devices, the interrupt fabric and one CPU, run deterministically
@@ -37,6 +39,17 @@ export interface MachineOptions {
   onPost?: (record: PostRecord) => void;
   /** Wall clock for POST timestamps (tests inject a fixed one). */
   now?: () => number;
+  /**
+   * VMX capability model of the CPU (src/cpu/vmx/capabilities.ts), default 'default'; false for a
+   * CPU without VMX (CPUID.1:ECX.VMX = 0).
+   */
+  vmxModel?: string | false;
+  /**
+   * What the machine's "BIOS" leaves in IA32_FEATURE_CONTROL: 'locked' (default) = lock bit and
+   * "VMX outside SMX" set, as real firmware does before a hypervisor runs, so a bare-metal VMM's
+   * VMXON works; 'unlocked' = 0, so the guest must write and lock it itself (and VMXON #GPs until it does).
+   */
+  featureControl?: 'locked' | 'unlocked';
 }
 
 /** Why a run ended; `code` is the process exit status the CLI uses (see README "Exit codes"). */
@@ -58,6 +71,17 @@ export const EXIT_INTERNAL = 12;
  * the run loop skipping time forever without retiring an instruction.
  */
 const MAX_IDLE_SKIPS = 100_000;
+
+/**
+ * What Machine.run asks the built-in monitor (src/machine/monitor/monitor.ts implements it).
+ * beforeSlice: null = run the CPU; 'wait' = the guest is halted in the monitor until an interrupt
+ * (time skips to the next device deadline); an outcome = the run ends (triple fault, failed entry).
+ * afterStop: cpu.run returned 'stop'; true when that stop was a VM exit the monitor consumed.
+ */
+export interface VmmHook {
+  beforeSlice(): RunOutcome | 'wait' | null;
+  afterStop(): boolean;
+}
 
 export class Machine implements Clock {
   readonly memory: PhysicalMemory;
@@ -82,12 +106,22 @@ export class Machine implements Clock {
   readonly ramBytes: number;
   /** Entry state of the last load, for restart. */
   plan: LoadPlan | null = null;
+  /** The CPU's VMX state (null without VMX). */
+  readonly vmx: Vmx | null;
+  private readonly lockFeatureControl: boolean;
+  /**
+   * The built-in monitor when the machine runs its image as a VMX guest (src/machine/monitor):
+   * consulted when cpu.run stops, so a VM exit goes to the monitor instead of ending the run.
+   */
+  vmm: VmmHook | null = null;
 
   constructor(opts: MachineOptions = {}) {
     const ramMiB = opts.ramMiB ?? 256;
     this.ramBytes = ramMiB * 1024 * 1024;
     this.memory = new PhysicalMemory({ ramSize: this.ramBytes });
     this.cpu = new Cpu(this.memory, this.ports);
+    this.lockFeatureControl = (opts.featureControl ?? 'locked') === 'locked';
+    this.vmx = opts.vmxModel === false ? null : attachVmx(this.cpu, opts.vmxModel ?? 'default', { lockFeatureControl: this.lockFeatureControl });
     this.scheduler = new DeviceScheduler(this);
     // time moves on when the guest reprograms a timer mid-slice: end the slice so the deadline holds
     this.scheduler.onReschedule = () => {
@@ -173,6 +207,11 @@ export class Machine implements Clock {
     if (plan.rom) this.memory.mapRom(plan.rom);
     for (const c of plan.chunks) this.memory.writeBytes(c.phys, c.data);
     this.cpu.reset();
+    // cpu.reset() clears IA32_FEATURE_CONTROL: the "BIOS" sets it again (see MachineOptions.featureControl)
+    if (this.vmx) {
+      resetVmx(this.cpu);
+      if (this.lockFeatureControl) this.cpu.msrs.featureControl = 5n;
+    }
     applyInitialState(this, plan.entry);
   }
 
@@ -192,6 +231,22 @@ export class Machine implements Clock {
       }
       if (this.resetRequested) return { kind: 'reset', code: EXIT_RESET, detail: 'the guest requested a system reset' };
       if (cpu.shutdown) return { kind: 'shutdown', code: EXIT_SHUTDOWN, detail: cpu.stopDetail || 'shutdown' };
+      if (this.vmm !== null) {
+        // the monitor's guest may be waiting (HLT) or the monitor may have stopped the run
+        const v = this.vmm.beforeSlice();
+        if (v !== null) {
+          if (v === 'wait') {
+            const next = this.scheduler.next;
+            if (!Number.isFinite(next)) return { kind: 'idle', code: EXIT_IDLE, detail: 'guest HLT waiting for an interrupt, but no timer or device is armed' };
+            if (++idleSkips > MAX_IDLE_SKIPS) return { kind: 'idle', code: EXIT_IDLE, detail: `guest HLT waiting for an interrupt: timers expired ${MAX_IDLE_SKIPS} times, but every interrupt they raise is masked` };
+            const now = this.instructions();
+            if (next > now) { this.idle += next - now; cpu.idleTicks = this.idle; }
+            this.scheduler.service();
+            continue;
+          }
+          return v;
+        }
+      }
       if (cpu.halted && !this.canWake()) {
         // The CPU would only run the code after its HLT: wait for an interrupt instead.
         if ((cpu.flags & 0x200) === 0) return { kind: 'halt', code: EXIT_HALT, detail: 'HLT with interrupts disabled' };
@@ -226,6 +281,8 @@ export class Machine implements Clock {
         this.inCpu = false;
       }
       if (this.scheduler.next - this.idle <= cpu.icount) this.scheduler.service();
+      // a VM exit to the built-in monitor ends cpu.run with 'stop': the monitor handles it and resumes
+      if (reason === 'stop' && this.vmm !== null && this.vmm.afterStop()) continue;
       switch (reason) {
         case 'limit':
         case 'stop':

@@ -125,3 +125,17 @@ describe('NMI blocking', () => {
     assert.equal(cpu.r[3] & 0xFFFF, 2, 'no NMI is invented');
   });
 });
+
+describe('MONITOR/MWAIT', () => {
+  const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((b) => parseInt(b, 16)));
+  it('are reported by CPUID and run at CPL 0; MWAIT returns', () => {
+    // mov eax, 1; cpuid -> ecx bit 3 ; then mov eax, 0x20000; xor ecx, ecx; xor edx, edx; monitor; mwait
+    const r = runSnippet({ bits: 32, code: hex('b8 01 00 00 00 0f a2 89 cf b8 00 00 02 00 31 c9 31 d2 0f 01 c8 0f 01 c9') });
+    assert.equal(r.exception, undefined);
+    assert.ok(Number(r.regs[7]) & 8, 'CPUID.1:ECX.MONITOR');
+  });
+  it('reject unsupported extensions in ECX with #GP', () => {
+    assert.equal(runSnippet({ bits: 32, code: hex('b9 02 00 00 00 0f 01 c9') }).exception, 13);
+    assert.equal(runSnippet({ bits: 32, code: hex('b8 00 00 02 00 b9 01 00 00 00 0f 01 c8') }).exception, 13);
+  });
+});

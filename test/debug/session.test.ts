@@ -109,7 +109,7 @@ describe('debug adapter (DAP over stdio)', function () {
     const dec = await dc.variablesRequest({ variablesReference: regs.get('cs')!.variablesReference, format: { hex: false } });
     assert.equal(dec.body.variables.find((v) => v.name === 'base')?.value, String(0xFFFF0000));
     const threads = await dc.threadsRequest();
-    assert.equal(threads.body.threads[0].name, 'vCPU 0');
+    assert.equal(threads.body.threads[0].name, 'vCPU 0 no VMX');
   });
 
   it('hits an instruction breakpoint, steps, reads memory and evaluates expressions', async () => {

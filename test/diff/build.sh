@@ -23,7 +23,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="$here/build"
 vectors="$here/vectors"
 mkdir -p "$build/json" "$vectors"
-CFLAGS=(-O2 -std=gnu11 -Wall -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-function -no-pie -fno-pie)
+# NVEC: vectors per instruction form (default 2000, see README.md "Counts and size"); override
+# with e.g. `NVEC=1000 bash test/diff/build.sh` for a quick local run (do not commit such files).
+CFLAGS=(-O2 -std=gnu11 -Wall -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-function -no-pie -fno-pie ${NVEC:+-DNVEC=$NVEC})
 
 gen() { # $1 = 64 | 32
     local b=$1

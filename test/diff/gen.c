@@ -11,7 +11,8 @@
  *   stage 1:  gcc -DSTAGE1 gen.c -o gen-stage1 ; ./gen-stage1 > forms.s
  *             prints every form as an assembly line with its own label, plus a
  *             table of offsets, so that the machine code is produced by the
- *             assembler itself (no hand-written encodings anywhere);
+ *             assembler itself (hand-written bytes only for encodings gas never
+ *             emits: BSWAP r16, SAL /6, and the 82 /digit ALU alias);
  *   stage 2:  gcc gen.c forms.s -o gen ; ./gen OUTDIR
  *             copies each form's bytes (with the immediate patched per
  *             vector) into an executable page followed by RET, loads all
@@ -19,7 +20,8 @@
  *             all registers and RFLAGS back.
  *
  * The same source is compiled with -m64 and -m32 (32-bit mode: BCD forms,
- * short INC/DEC encodings, 32-bit addressing for string ops).
+ * the 82 alias, short INC/DEC encodings, 32-bit addressing for string ops).
+ * NVEC (default 2000) is the number of vectors per form; see README.md.
  *
  * Self-checks performed for every vector (the program aborts if one fails):
  *   - the vector is executed twice with different random values in all
@@ -386,14 +388,14 @@ static void build_forms(void) {
             snprintf(f->emit, sizeof f->emit, ".byte 0x82, 0x%02x, 0x7f", 0xc1 | ALUD[o] << 3);
         }
         addi("alu", K_ALU, 16, N, 2, 0, "%s cx, {i}", op);
-        addi("alu", K_ALU, 16, N, 1, 1, "%s cx, {i}", op);
+        addi("alu", K_ALU, 16, N, 1, 1, "%s cx, {i} ; imm8", op);
         addi("alu", K_ALU, 16, N, 2, 0, "%s ax, {i}", op);
         addi("alu", K_ALU, 32, N, 4, 0, "%s ecx, {i}", op);
-        addi("alu", K_ALU, 32, N, 1, 1, "%s ecx, {i}", op);
+        addi("alu", K_ALU, 32, N, 1, 1, "%s ecx, {i} ; imm8", op);
         addi("alu", K_ALU, 32, N, 4, 0, "%s eax, {i}", op);
         if (W64) {
             addi("alu", K_ALU, 64, N, 4, 1, "%s rcx, {i}", op);
-            addi("alu", K_ALU, 64, N, 1, 1, "%s rcx, {i}", op);
+            addi("alu", K_ALU, 64, N, 1, 1, "%s rcx, {i} ; imm8", op);
             addi("alu", K_ALU, 64, N, 4, 1, "%s rax, {i}", op);
         }
         /* memory: destination and source at every size, immediates to memory at every size */
@@ -401,7 +403,7 @@ static void build_forms(void) {
             add("alu", K_ALU, S[i], N, "%s %s, %s", op, M(S[i]), R(S[i], RBX));
             add("alu", K_ALU, S[i], N, "%s %s, %s", op, R(S[i], RBX), M(S[i]));
             addi("alu", K_ALU, S[i], N, IMMB(S[i]), IMMX(S[i]), "%s %s, {i}", op, M(S[i]));
-            if (S[i] > 8) addi("alu", K_ALU, S[i], N, 1, 1, "%s %s, {i}", op, M(S[i]));
+            if (S[i] > 8) addi("alu", K_ALU, S[i], N, 1, 1, "%s %s, {i} ; imm8", op, M(S[i]));
         }
     }
     for (int i = 0; i < NS; i++) add("alu", K_ALU, S[i], N, "test %s, %s", R(S[i], RAX), R(S[i], RBX));
@@ -429,6 +431,7 @@ static void build_forms(void) {
     }
     /* lock-prefixed read-modify-write */
     add("alu", K_ALU, 32, N, "lock add %s, ebx", M(32));
+    add("alu", K_ALU, 16, N, "lock add %s, bx", M(16));
     add("alu", K_ALU, 8, N, "lock sbb %s, bl", M(8));
     add("alu", K_UN, 16, N, "lock neg %s", M(16));
 
@@ -476,6 +479,7 @@ static void build_forms(void) {
         }
     }
     add("bit", K_BT, 32, N, "lock bts %s, ebx", M(32))->bitstr = 1;
+    add("bit", K_BT, 16, N, "lock bts %s, bx", M(16))->bitstr = 1;
     static const char *BS[] = {"bsf", "bsr"};
     for (int o = 0; o < 2; o++) {
         for (int i = 1; i < NS; i++) add("bit", K_BSX, S[i], N, "%s %s, %s", BS[o], R(S[i], RAX), R(S[i], RBX));
@@ -495,10 +499,10 @@ static void build_forms(void) {
     }
     for (int i = 1; i < NS; i++) {
         add("muldiv", K_IMUL2, S[i], N, "imul %s, %s", R(S[i], RAX), R(S[i], RBX));
-        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i}", R(S[i], RAX), R(S[i], RBX));
+        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i} ; imm8", R(S[i], RAX), R(S[i], RBX));
         addi("muldiv", K_IMUL3, S[i], N, IMMB(S[i]), IMMX(S[i]), "imul %s, %s, {i}", R(S[i], RAX), R(S[i], RBX));
         add("muldiv", K_IMUL2, S[i], N, "imul %s, %s", R(S[i], RBX), M(S[i]));
-        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i}", R(S[i], RCX), M(S[i]));
+        addi("muldiv", K_IMUL3, S[i], N, 1, 1, "imul %s, %s, {i} ; imm8", R(S[i], RCX), M(S[i]));
         addi("muldiv", K_IMUL3, S[i], N, IMMB(S[i]), IMMX(S[i]), "imul %s, %s, {i}", R(S[i], RCX), M(S[i]));
     }
     static const char *DV[] = {"div", "idiv"};
@@ -522,6 +526,7 @@ static void build_forms(void) {
     add("misc", K_XADD, 8, N, "lock xadd %s, bl", M(8));
     for (int i = 0; i < NS; i++) add("misc", K_CMPXCHG, S[i], N, "cmpxchg %s, %s", R(S[i], RBX), R(S[i], RCX));
     add("misc", K_CMPXCHG, 32, N, "cmpxchg eax, ebx");
+    add("misc", K_CMPXCHG, 16, N, "cmpxchg ax, bx");
     for (int i = 0; i < NS; i++) add("misc", K_CMPXCHG, S[i], N, "cmpxchg %s, %s", M(S[i]), R(S[i], RCX));
     add("misc", K_CMPXCHG, 8, N, "lock cmpxchg %s, cl", M(8));
     if (W64) add("misc", K_CMPXCHG, 64, N, "lock cmpxchg %s, rcx", M(64));
@@ -532,9 +537,12 @@ static void build_forms(void) {
         add("misc", K_MOVX, 8, N, "%s eax, bl", MX[o]);
         add("misc", K_MOVX, 16, N, "%s eax, bx", MX[o]);
         add("misc", K_MOVX, 8, N, "%s ecx, bh", MX[o]);
+        add("misc", K_MOVX, 8, N, "%s cx, bh", MX[o]);
+        add("misc", K_MOVX, 16, N, "%s ax, bx", MX[o]); /* 66 0F B7/BF: a 16-bit copy */
         add("misc", K_MOVX, 8, N, "%s ax, %s", MX[o], M(8));
         add("misc", K_MOVX, 8, N, "%s eax, %s", MX[o], M(8));
         add("misc", K_MOVX, 16, N, "%s ecx, %s", MX[o], M(16));
+        add("misc", K_MOVX, 16, N, "%s cx, %s", MX[o], M(16));
         if (W64) {
             add("misc", K_MOVX, 8, N, "%s rax, bl", MX[o]);
             add("misc", K_MOVX, 16, N, "%s rax, bx", MX[o]);
@@ -587,7 +595,7 @@ static void build_forms(void) {
     if (W64) {
         for (int o = 0; o < 5; o++) {
             int nrep = (o >= 3) ? 3 : 2;
-            for (int e = 0; e < NS; e++)
+            for (int e = 0; e < NS; e += 3) /* byte and qword elements */
                 for (int r = 0; r < nrep; r++)
                     add_str(o, 8 << e, r, r == 0 ? "" : o >= 3 ? (r == 1 ? "repe " : "repne ") : "rep ", 1, "");
         }
@@ -624,17 +632,31 @@ static void build_forms(void) {
 #undef IMMB
 #undef IMMX
 
-    for (int i = 0; i < nforms; i++) finalize(&forms[i]);
+    for (int i = 0; i < nforms; i++) {
+        finalize(&forms[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(forms[i].text, forms[j].text)) {
+                fprintf(stderr, "gen%d: two forms read \"%s\"\n", BITS, forms[i].text);
+                exit(1);
+            }
+    }
 }
 
 static const char *placeholder(int imm) { return imm == 1 ? "0x7f" : imm == 2 ? "0x1234" : "0x12345678"; }
 static u64 placeholder_val(int imm) { return imm == 1 ? 0x7f : imm == 2 ? 0x1234 : 0x12345678; }
 
+/* What the assembler gets: f->emit, or the text without its " ; ..." note (which only tells
+   forms apart that would otherwise read the same, e.g. "add cx, {i} ; imm8" beside the imm16
+   "add cx, {i}"), with the placeholder immediate for "{i}". */
 static __attribute__((unused)) void emit_text(const Form *f, char *out, size_t n) {
     if (f->emit[0]) { snprintf(out, n, "%s", f->emit); return; }
-    const char *p = strstr(f->text, "{i}");
-    if (!p) { snprintf(out, n, "%s", f->text); return; }
-    snprintf(out, n, "%.*s%s%s", (int)(p - f->text), f->text, placeholder(f->imm), p + 3);
+    char t[96];
+    snprintf(t, sizeof t, "%s", f->text);
+    char *note = strstr(t, " ;");
+    if (note) *note = 0;
+    const char *p = strstr(t, "{i}");
+    if (!p) { snprintf(out, n, "%s", t); return; }
+    snprintf(out, n, "%.*s%s%s", (int)(p - t), t, placeholder(f->imm), p + 3);
 }
 
 #ifdef STAGE1
@@ -817,6 +839,8 @@ static int run_once(const Form *f, const State *in, const u64 *oth, State *out) 
 }
 
 /* ------------------------------------------------------- input generation */
+static u64 g_hipat;            /* the form's upper-bits pattern (fill_form) */
+static unsigned char g_fill[64]; /* the form's memory filler (fill_form) */
 static u64 special(int size) {
     u64 m = maskof(size), sign = 1ULL << (size - 1);
     switch (rndn(12)) {
@@ -834,8 +858,10 @@ static u64 special(int size) {
     default: return m - rndn(16);
     }
 }
-/* random register value: upper bits random, the low `size` bits drawn from a
-   mix of uniform, boundary, variable-width and sparse/dense values */
+/* random register value: the bits above `size` random (20%), the form's pattern
+   g_hipat (70%: still arbitrary bits, but the same in every vector of the form, so
+   they compress) or zero (10%); the low `size` bits drawn from a mix of uniform,
+   boundary, variable-width and sparse/dense values */
 static u64 rv(int size) {
     u64 hi = rnd(), lo;
     int k = (int)rndn(100);
@@ -846,7 +872,9 @@ static u64 rv(int size) {
         if (rnd() & 1) lo = ~lo;
     } else if (k < 93) lo = rnd() & rnd() & rnd();
     else lo = rnd() | rnd() | rnd();
-    if (rndn(10) == 0) hi = 0;
+    int h = (int)rndn(10);
+    if (h == 0) hi = 0;
+    else if (h < 8) hi = g_hipat;
     u64 m = maskof(size);
     return ((hi & ~m) | (lo & m)) & REGMASK;
 }
@@ -959,18 +987,25 @@ static void gen_string(const Form *f, State *s) {
         }
         s->r[p] = (u64)off;
     }
-    /* buffer: elements drawn from {A (80%), B}, so REPE/REPNE stop at interesting places */
+    /* buffer: SCAS/CMPS: elements drawn from {A (80%), B}, so REPE/REPNE stop at interesting
+       places (90%), or random bytes (10%). MOVS/STOS/LODS: the form's 64 filler bytes (80%;
+       distinct random bytes, so a copy from or to the wrong offset shows), the A/B mix (10%) or
+       random bytes (10%). */
+    int cmpish = (f->mn[0] == 's' && f->mn[1] == 'c') || f->mn[0] == 'c';
+    int k = (int)rndn(100);
     u64 A = rnd(), B = rnd();
     if (rnd() & 1) B = A ^ (0xffULL << (8 * rndn(e)));
     if (f->mn[0] == 's' && f->mn[1] == 'c') { /* scas */
         u64 v = rndn(10) < 5 ? A : rndn(5) < 3 ? B : rnd();
         s->r[RAX] = ((s->r[RAX] & ~maskof(f->size)) | (v & maskof(f->size))) & REGMASK;
     }
-    for (int j = 0; j < 64; j += e) {
-        u64 v = rndn(5) ? A : B;
-        memcpy(s->mem + j, &v, e);
-    }
-    if (rndn(4) == 0)
+    if (!cmpish && k < 80) memcpy(s->mem, g_fill, 64);
+    else if (k < 90)
+        for (int j = 0; j < 64; j += e) {
+            u64 v = rndn(5) ? A : B;
+            memcpy(s->mem + j, &v, e);
+        }
+    else
         for (int j = 0; j < 64; j++) s->mem[j] = (unsigned char)rnd();
     /* 67h in 64-bit mode: only ESI/EDI/ECX count; random upper halves (75%) check that */
     if (f->a32)
@@ -981,7 +1016,6 @@ static void gen_string(const Form *f, State *s) {
 /* Filler for the memory bytes around an ordinary memory operand: drawn once per form from its own
    stream (seed XOR 0xF11F11F11F11F11F), the same in every vector of the form, so it compresses to
    almost nothing while still catching a stray read or write next to the operand. */
-static unsigned char g_fill[64];
 static void fill_form(const Form *f) {
     u64 st = f->seed ^ 0xF11F11F11F11F11FULL;
     if (!st) st = 1;
@@ -989,6 +1023,7 @@ static void fill_form(const Form *f) {
         u64 v = xs(&st);
         memcpy(g_fill + j, &v, 8);
     }
+    g_hipat = xs(&st);
 }
 
 static void gen_inputs(const Form *f, State *s, int vi) {
@@ -1196,44 +1231,42 @@ static void gen_form(Form *f) {
             if (outA.fl != outB.fl) die(f, "flags depend on undeclared registers");
             if (memcmp(outA.mem, outB.mem, f->msz)) die(f, "memory depends on undeclared registers");
         }
-        fprintf(fp, "%s{", vi ? ",\n" : "");
-        if (f->imm) fprintf(fp, "\"im\":\"%llx\",", (unsigned long long)in.imm);
-        fprintf(fp, "\"i\":[");
-        for (int i = 0; i < f->nregs; i++) fprintf(fp, "\"%llx\",", (unsigned long long)in.r[f->regs[i]]);
-        fprintf(fp, "\"%llx\"]", (unsigned long long)in.fl);
+        /* one vector = one JSON string of space-separated fields (README "File format"):
+           [imm] inputs... rflags [mem] then "x<vector>" or outputs... rflags [mem] [u<mask>] [r<regs>];
+           an output equal to its input (and an unchanged buffer) is written as "=" */
+        fprintf(fp, "%s\"", vi ? ",\n" : "");
+        if (f->imm) fprintf(fp, "%llx ", (unsigned long long)in.imm);
+        for (int i = 0; i < f->nregs; i++) fprintf(fp, "%llx ", (unsigned long long)in.r[f->regs[i]]);
+        fprintf(fp, "%llx", (unsigned long long)in.fl);
         if (f->msz) {
-            fprintf(fp, ",\"mi\":\"");
+            fputc(' ', fp);
             hexmem(fp, in.mem, f->msz);
-            fprintf(fp, "\"");
         }
         if (excA >= 0) {
-            fprintf(fp, ",\"x\":%d}", excA);
+            fprintf(fp, " x%d", excA);
             o->nexc++;
         } else {
-            /* an output equal to its input is written as "" (and an unchanged buffer has no "mo") */
-            fprintf(fp, ",\"o\":[");
             for (int i = 0; i < f->nregs; i++) {
                 int r = f->regs[i];
-                if (outA.r[r] == in.r[r]) fprintf(fp, "\"\",");
-                else fprintf(fp, "\"%llx\",", (unsigned long long)outA.r[r]);
+                if (outA.r[r] == in.r[r]) fprintf(fp, " =");
+                else fprintf(fp, " %llx", (unsigned long long)outA.r[r]);
             }
-            if (outA.fl == in.fl) fprintf(fp, "\"\"]");
-            else fprintf(fp, "\"%llx\"]", (unsigned long long)outA.fl);
-            if (f->msz && memcmp(outA.mem, in.mem, f->msz)) {
-                fprintf(fp, ",\"mo\":\"");
-                hexmem(fp, outA.mem, f->msz);
-                fprintf(fp, "\"");
+            if (outA.fl == in.fl) fprintf(fp, " =");
+            else fprintf(fp, " %llx", (unsigned long long)outA.fl);
+            if (f->msz) {
+                fputc(' ', fp);
+                if (memcmp(outA.mem, in.mem, f->msz)) hexmem(fp, outA.mem, f->msz);
+                else fputc('=', fp);
             }
             unsigned ur, u = undef_mask(f, &in, &ur);
-            if (u) fprintf(fp, ",\"u\":\"%x\"", u);
+            if (u) fprintf(fp, " u%x", u);
             if (ur) {
-                fprintf(fp, ",\"ur\":[");
+                fprintf(fp, " r");
                 for (int r = 0, k = 0; r < 16; r++)
-                    if (ur >> r & 1) fprintf(fp, "%s\"%s\"", k++ ? "," : "", R64n[r]);
-                fprintf(fp, "]");
+                    if (ur >> r & 1) fprintf(fp, "%s%s", k++ ? "," : "", R64n[r]);
             }
-            fprintf(fp, "}");
         }
+        fputc('"', fp);
         o->nvec++;
     }
     fprintf(fp, "]}");

@@ -66,19 +66,14 @@ export interface DiffForm {
   /** encoding as assembled (placeholder immediate) */
   code: Uint8Array;
   regs: string[];
+  /**
+   * The form's vectors: a lazy read-only array view (length known, each element converted from
+   * the file when read, a new object on every read), so that all files fit in memory. Iterate
+   * it, index it, or copy it (`[...form.vectors]`) to keep the converted objects.
+   */
   vectors: DiffVector[];
 }
 
-interface RawRow {
-  im?: string;
-  i: string[];
-  o?: string[];
-  mi?: string;
-  mo?: string;
-  u?: string;
-  ur?: string[];
-  x?: number;
-}
 interface RawForm {
   asm: string;
   code: string;
@@ -88,7 +83,8 @@ interface RawForm {
   isx?: number;
   msz?: number;
   seed: string;
-  v: RawRow[];
+  /** one string per vector: space-separated fields (README "File format") */
+  v: string[];
 }
 interface RawFile {
   bits: 32 | 64;
@@ -122,10 +118,9 @@ export function listVectorFiles(dir: string = vectorsDir()): string[] {
 }
 
 function hexBytes(h: string): Uint8Array {
-  if (h.length % 2) throw new Error(`odd-length hex string: ${h}`);
-  const b = new Uint8Array(h.length / 2);
-  for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(i * 2, 2), 16);
-  return b;
+  const buf = Buffer.from(h, 'hex'); // stops at the first non-hex pair: checked below
+  if (buf.length * 2 !== h.length) throw new Error(`bad hex string: ${h}`);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a view of Node's buffer pool
 }
 const big = (h: string): bigint => BigInt('0x' + h);
 
@@ -149,64 +144,143 @@ function readRaw(file: string): RawFile {
   return raw;
 }
 
-function convertForm(raw: RawFile, f: RawForm): DiffForm {
-  const code = hexBytes(f.code);
+/*
+ * The files hold millions of vectors; converted all at once they would need gigabytes of heap.
+ * So a form's `vectors` is a lazy, read-only array view: its length is known up front, and each
+ * element is converted from the parsed file when it is read. Parsed files are kept in a small
+ * cache (the two most recently used), so reading the forms of one file after another, as the
+ * tests do, parses each file once more and keeps at most two in memory.
+ */
+const RAW_CACHE_SIZE = 2;
+const rawCache = new Map<string, RawFile>();
+function cachedRaw(file: string): RawFile {
+  let raw = rawCache.get(file);
+  if (raw) {
+    rawCache.delete(file); // re-insert: most recently used last
+  } else {
+    raw = readRaw(file);
+    while (rawCache.size >= RAW_CACHE_SIZE) rawCache.delete(rawCache.keys().next().value as string);
+  }
+  rawCache.set(file, raw);
+  return raw;
+}
+
+/**
+ * One vector from its row: `[imm] in_1 .. in_n rflags [mem]` followed by `x<vector>` (exception)
+ * or `out_1 .. out_n rflags [mem] [u<mask>] [r<reg,...>]`, where an output (or the buffer after)
+ * written as "=" equals the input.
+ */
+function convertRow(raw: RawFile, f: RawForm, code: Uint8Array, row: string): DiffVector {
+  const t = row.split(' ');
+  let p = 0;
+  const next = (): string => {
+    if (p >= t.length) throw new Error(`${f.asm}: short row "${row}"`);
+    return t[p++];
+  };
   const ptr = f.ptr ?? [];
   const immBytes = f.imm ?? 0;
-  const nr = f.regs.length;
-  const vectors: DiffVector[] = f.v.map((row) => {
-    if (row.i.length !== nr + 1) throw new Error(`${f.asm}: row has ${row.i.length} inputs, want ${nr + 1}`);
-    const regsIn: Record<string, bigint> = {};
-    f.regs.forEach((r, k) => (regsIn[r] = big(row.i[k])));
-    regsIn.rflags = big(row.i[nr]);
-    let vcode = code;
-    let asm = f.asm;
-    let imm: bigint | undefined;
-    if (immBytes) {
-      if (row.im === undefined) throw new Error(`${f.asm}: row without immediate`);
-      imm = big(row.im);
-      vcode = code.slice();
-      for (let k = 0; k < immBytes; k++) vcode[code.length - immBytes + k] = Number((imm >> BigInt(8 * k)) & 0xffn);
-      asm = f.asm.replace('{i}', formatImm(imm, immBytes, f.isx === 1));
+  const imText = immBytes ? next() : undefined;
+  const regsIn: Record<string, bigint> = {};
+  for (const r of f.regs) regsIn[r] = big(next());
+  regsIn.rflags = big(next());
+  const miText = f.msz ? next() : undefined;
+  let vcode = code;
+  let asm = f.asm;
+  let imm: bigint | undefined;
+  if (imText !== undefined) {
+    imm = big(imText);
+    vcode = code.slice();
+    for (let k = 0; k < immBytes; k++) vcode[code.length - immBytes + k] = Number((imm >> BigInt(8 * k)) & 0xffn);
+    asm = f.asm.replace('{i}', formatImm(imm, immBytes, f.isx === 1));
+  }
+  const v: DiffVector = {
+    bits: raw.bits,
+    group: raw.group,
+    asm,
+    code: vcode,
+    in: regsIn,
+    out: regsIn, // replaced below (a faulting vector gets a copy of `in`)
+    flagsMask: CHECKED_FLAGS,
+    undefMask: 0,
+  };
+  if (imm !== undefined) v.imm = imm;
+  let before: Uint8Array | undefined;
+  if (miText !== undefined) {
+    before = hexBytes(miText);
+    if (before.length !== f.msz) throw new Error(`${f.asm}: memory size ${before.length} != ${f.msz}`);
+    v.mem = { size: before.length, before, after: before.slice(), ptrRegs: ptr };
+  }
+  if (t[p]?.startsWith('x')) {
+    v.exc = parseInt(next().slice(1), 10);
+    v.out = { ...regsIn };
+  } else {
+    const regsOut: Record<string, bigint> = {};
+    for (const r of f.regs) {
+      const o = next();
+      regsOut[r] = o === '=' ? regsIn[r] : big(o);
     }
-    const v: DiffVector = {
-      bits: raw.bits,
-      group: raw.group,
-      asm,
-      code: vcode,
-      in: regsIn,
-      out: { ...regsIn },
-      flagsMask: CHECKED_FLAGS,
-      undefMask: 0,
-    };
-    if (imm !== undefined) v.imm = imm;
-    if (f.msz) {
-      const before = hexBytes(row.mi ?? '');
-      if (before.length !== f.msz) throw new Error(`${f.asm}: memory size ${before.length} != ${f.msz}`);
-      v.mem = { size: f.msz, before, after: row.mo !== undefined ? hexBytes(row.mo) : before.slice(), ptrRegs: ptr };
+    const fo = next();
+    regsOut.rflags = fo === '=' ? regsIn.rflags : big(fo);
+    v.out = regsOut;
+    if (v.mem) {
+      const mo = next();
+      if (mo !== '=') v.mem.after = hexBytes(mo);
+      if (v.mem.after.length !== v.mem.size) throw new Error(`${f.asm}: bad memory after in "${row}"`);
     }
-    if (row.x !== undefined) {
-      v.exc = row.x;
-    } else {
-      if (!row.o || row.o.length !== nr + 1) throw new Error(`${f.asm}: bad output row`);
-      const o = row.o;
-      const regsOut: Record<string, bigint> = {};
-      f.regs.forEach((r, k) => (regsOut[r] = big(o[k])));
-      regsOut.rflags = big(o[nr]);
-      v.out = regsOut;
-      v.undefMask = row.u ? parseInt(row.u, 16) : 0;
-      v.flagsMask = CHECKED_FLAGS & ~v.undefMask;
-      if (row.ur && row.ur.length) v.undefRegs = row.ur.slice();
+    while (p < t.length) {
+      const e = next();
+      if (e[0] === 'u') v.undefMask = parseInt(e.slice(1), 16);
+      else if (e[0] === 'r') v.undefRegs = e.slice(1).split(',');
+      else throw new Error(`${f.asm}: unexpected field "${e}" in "${row}"`);
     }
-    return v;
+    v.flagsMask = CHECKED_FLAGS & ~v.undefMask;
+  }
+  if (p !== t.length) throw new Error(`${f.asm}: extra fields in "${row}"`);
+  return v;
+}
+
+const isIndex = (p: string | symbol, n: number): p is string =>
+  typeof p === 'string' && /^(0|[1-9][0-9]*)$/.test(p) && Number(p) < n;
+
+/** The lazy `vectors` view of form number `index` of `file` (see above). */
+function lazyVectors(file: string, index: number, n: number, code: Uint8Array): DiffVector[] {
+  const convert = (i: number): DiffVector => {
+    const raw = cachedRaw(file);
+    const f = raw.forms[index];
+    return convertRow(raw, f, code, f.v[i]);
+  };
+  const readOnly = (): never => {
+    throw new TypeError('DiffForm.vectors is read-only');
+  };
+  return new Proxy(new Array<DiffVector>(n), {
+    get: (target, p, receiver) => (isIndex(p, n) ? convert(Number(p)) : Reflect.get(target, p, receiver)),
+    has: (target, p) => isIndex(p, n) || Reflect.has(target, p),
+    getOwnPropertyDescriptor: (target, p) =>
+      isIndex(p, n) ? { value: convert(Number(p)), writable: false, enumerable: true, configurable: true } : Reflect.getOwnPropertyDescriptor(target, p),
+    ownKeys: (target) => [...Array.from({ length: n }, (_, i) => String(i)), ...Reflect.ownKeys(target)],
+    set: readOnly,
+    defineProperty: readOnly,
+    deleteProperty: readOnly,
   });
-  return { bits: raw.bits, group: raw.group, asmTemplate: f.asm, code, regs: f.regs.slice(), vectors };
+}
+
+function makeForm(file: string, raw: RawFile, index: number): DiffForm {
+  const f = raw.forms[index];
+  const code = hexBytes(f.code);
+  return {
+    bits: raw.bits,
+    group: raw.group,
+    asmTemplate: f.asm,
+    code,
+    regs: f.regs.slice(),
+    vectors: lazyVectors(file, index, f.v.length, code),
+  };
 }
 
 /** Every form of one file. */
 export function loadVectorFile(file: string): DiffForm[] {
-  const raw = readRaw(file);
-  return raw.forms.map((f) => convertForm(raw, f));
+  const raw = cachedRaw(file);
+  return raw.forms.map((_, k) => makeForm(file, raw, k));
 }
 
 export interface LoadOptions {
@@ -226,19 +300,21 @@ export function loadForms(opts: LoadOptions = {}): DiffForm[] {
     if (!m) continue;
     if (opts.bits !== undefined && Number(m[2]) !== opts.bits) continue;
     if (opts.groups && !opts.groups.includes(m[1])) continue;
-    const raw = readRaw(file);
-    for (const f of raw.forms) {
+    const raw = cachedRaw(file);
+    raw.forms.forEach((f, k) => {
       const sel = opts.form;
-      if (sel instanceof RegExp ? !sel.test(f.asm) : sel ? !sel(f.asm) : false) continue;
-      out.push(convertForm(raw, f));
-    }
+      if (sel instanceof RegExp ? !sel.test(f.asm) : sel ? !sel(f.asm) : false) return;
+      out.push(makeForm(file, raw, k));
+    });
   }
   return out;
 }
 
-/** All matching vectors, flattened. */
+/** All matching vectors, flattened and converted (an ordinary array: select with bits/groups/form). */
 export function loadVectors(opts: LoadOptions = {}): DiffVector[] {
-  return loadForms(opts).flatMap((f) => f.vectors);
+  const out: DiffVector[] = [];
+  for (const f of loadForms(opts)) for (const v of f.vectors) out.push(v);
+  return out;
 }
 
 /**

@@ -8,7 +8,7 @@ import { def } from './registry';
 import { readE } from './operands';
 import {
   EXIT, exitAlways, interceptClts, interceptDescTable, interceptInvlpg, interceptIo, interceptLdtrTr, interceptLmsw,
-  interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
+  interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptMwait, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
   interceptWrmsr, markSti, rdtscpAllowed, vmxCrCheck,
 } from '../vmx/intercept';
 
@@ -450,8 +450,30 @@ function smapFlag(set: boolean) {
 }
 
 /** MONITOR/MWAIT are not reported by CPUID.1:ECX.MONITOR: #UD (SDM). */
-function monitorMwait(c: Cpu): void {
-  c.raise(K.EXC_UD, -1, 'MONITOR/MWAIT not supported (CPUID.1:ECX.MONITOR = 0)');
+/**
+ * MONITOR: arms address monitoring of the line at [rAX] (DS, overridable). The access is checked
+ * like a read (segment and paging faults); ECX must be 0 (no extensions are reported).
+ */
+function monitor(c: Cpu, i: Instr): void {
+  if (c.protectedMode && c.cpl !== 0) c.raise(K.EXC_UD, -1, 'MONITOR at CPL > 0');
+  if (c.nonRoot) interceptMwait(c, i, true);
+  if (c.r[1] !== 0) c.raise(K.EXC_GP, 0, 'MONITOR with unsupported extensions in ECX');
+  const seg = i.segOverride >= 0 ? i.segOverride : K.SEG_DS;
+  const lin = c.linR(seg, c.addrReg(0, i.asize), 1);
+  c.xlate(lin, false, false);
+  c.monitorArmed = true;
+}
+
+/**
+ * MWAIT: an optimised wait that the processor may leave for any reason (SDM MWAIT: "a hint").
+ * Returning at once is such a reason; ECX bit 0 (interrupts as break events) is accepted, as
+ * CPUID.5:ECX reports.
+ */
+function mwait(c: Cpu, i: Instr): void {
+  if (c.protectedMode && c.cpl !== 0) c.raise(K.EXC_UD, -1, 'MWAIT at CPL > 0');
+  if (c.nonRoot) interceptMwait(c, i, false);
+  if (c.r[1] & ~1) c.raise(K.EXC_GP, 0, 'MWAIT with unsupported extensions in ECX');
+  c.monitorArmed = false;
 }
 
 /** XGETBV/XSETBV need CR4.OSXSAVE, which this CPU (no XSAVE) never allows. */
@@ -500,8 +522,8 @@ def('invd', invd);
 def('wbinvd', wbinvd);
 def('clac', smapFlag(false));
 def('stac', smapFlag(true));
-def('monitor', monitorMwait);
-def('mwait', monitorMwait);
+def('monitor', monitor);
+def('mwait', mwait);
 def('xgetbv', xsaveOps);
 def('xsetbv', xsaveOps);
 def('rsm', rsm);

@@ -4,10 +4,12 @@ import { BLOCK_EXIT } from '../cpu';
 import * as K from '../constants';
 import { def, handlers } from './registry';
 import { vmEntry } from '../vmx/entry';
+import { eptpProblem } from '../vmx/entryChecks';
 import { exitForInstruction, exitInfo } from '../vmx/exit';
 import { EXIT, displacement, interceptPause, memOperandInfo, proc2 } from '../vmx/intercept';
 import { vmFail, vmFailInvalid, vmFailValid, vmSucceed } from '../vmx/result';
 import { VMCS_FIELDS, controlMask, fieldByEncoding, isReadOnlyField } from '../vmx/spec';
+import { PIN_BASED_VM_EXEC_CONTROL } from '../vmx/slots';
 import { NO_VMCS, SHADOW_MOVSS, Vmx } from '../vmx/state';
 import { LAUNCH_AFTER_VMXOFF, LAUNCH_CLEAR, LAUNCH_LAUNCHED, SLOT_WIDTH, VMCS_OFF_REVISION, setStoredLaunchState, slotOfEncoding } from '../vmx/vmcs';
 
@@ -22,6 +24,8 @@ const TWO32 = 0x100000000;
 const MAXPHY_HI = 1 << (K.MAXPHYADDR - 32);
 
 const P2_VMFUNC = controlMask('SECONDARY_EXEC_ENABLE_VMFUNC');
+const PIN_VNMI = controlMask('PIN_BASED_VIRTUAL_NMIS');
+const S_PIN = PIN_BASED_VM_EXEC_CONTROL;
 
 function vmxState(c: Cpu): Vmx | null {
   return c.vmx as Vmx | null;
@@ -281,9 +285,17 @@ function invept(c: Cpu, i: Instr): void {
   requireCpl0(c, 'INVEPT');
   const type = typeOperand(c, i);
   const ea = c.ea(i);
-  c.rd64(i.seg, ea); // the 128-bit descriptor is read (faults) before the type is judged
+  // the 128-bit descriptor is read (faults) before the type is judged; bits 63:0 are the EPTP
+  const eptpLo = c.rd64(i.seg, ea);
+  const eptpHi = c.hi;
+  c.rd64(i.seg, i.asize === 8 ? ea + 8 : i.asize === 4 ? (ea + 8) >>> 0 : (ea + 8) & 0xFFFF);
+  // IA32_VMX_EPT_VPID_CAP[24 + type]: 25 single-context, 26 all-context; anything else is invalid
   const ok = (type === 1 && cap & (1n << 25n)) || (type === 2 && cap & (1n << 26n));
   if (!ok) return vmFail(c, v, 28);
+  // single-context: an EPTP VM entry would refuse is an invalid operand (SDM INVEPT)
+  if (type === 1 && eptpProblem(cap, (BigInt(eptpHi >>> 0) << 32n) | BigInt(eptpLo >>> 0))) return vmFail(c, v, 28);
+  // cached translations are combined linear -> host-physical mappings: flushing them all invalidates
+  // at least what either type asks for (the SDM allows invalidating more)
   c.flushTlb(true);
   vmSucceed(c);
 }
@@ -354,6 +366,28 @@ function markMovSs(name: string): void {
 markMovSs('mov_SE');
 markMovSs('pop_S');
 markMovSs('load_far_ptr');
+
+/**
+ * IRET (far.ts) in non-root operation: with "virtual NMIs" it unblocks virtual NMIs (SDM 26.3); and an
+ * EPT violation while an IRET that unblocked NMIs runs reports "NMI unblocking due to IRET"
+ * (qualification bit 12), so the wrapper marks the IRET while it runs. Root operation pays one test.
+ */
+{
+  const orig = handlers['iret'];
+  if (orig) handlers['iret'] = (c, i) => {
+    if (!c.nonRoot) return orig(c, i);
+    const v = c.vmx as Vmx;
+    const virtual = (v.vmcs.i32(S_PIN) & PIN_VNMI) !== 0;
+    const blocked = virtual ? v.vnmiBlocked : c.nmiBlocked;
+    if (virtual) v.vnmiBlocked = false;
+    v.iretUnblocking = blocked;
+    try {
+      orig(c, i);
+    } finally {
+      v.iretUnblocking = false;
+    }
+  };
+}
 
 /** PAUSE (data.ts, a no-op there): PAUSE exiting and PAUSE-loop exiting in non-root operation. */
 {

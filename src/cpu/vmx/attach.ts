@@ -5,6 +5,7 @@ import { setEventInterceptor } from '../interrupts';
 import type { MsrRange } from '../msr';
 import { setTaskSwitchInterceptor } from '../tasks';
 import { VmxCapabilities, VmxModelSpec, vmxModel } from './capabilities';
+import { installEpt } from './ept';
 import { boundary, onEvent, onShutdown, onTaskSwitch } from './events';
 import { VMX_CAPABILITY_MSR_FIRST, VMX_CAPABILITY_MSR_LAST } from './spec';
 import { NO_VMCS, Vmx } from './state';
@@ -38,6 +39,7 @@ function installHooks(): void {
   setEventInterceptor(onEvent);
   setTaskSwitchInterceptor(onTaskSwitch);
   setNonRootHooks({ boundary, shutdown: onShutdown });
+  installEpt();
 }
 
 /** RDMSR of a capability MSR the model has; #GP for the others (they fall through to the MSR file) and on WRMSR. */
@@ -54,6 +56,7 @@ export function resetVmx(cpu: Cpu): void {
   const v = cpu.vmx as Vmx | null;
   if (!v) return;
   cpu.nonRoot = false;
+  cpu.eptActive = false;
   v.inVmx = false;
   v.vmxonPtr = NO_VMCS;
   v.current = NO_VMCS;

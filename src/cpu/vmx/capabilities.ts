@@ -12,9 +12,12 @@ import {
 /**
  * The VMX capability model: which controls, activity states and fields a CPU model supports, and the
  * capability MSRs (SDM Appendix A) computed from that. Every control a model allows is emulated;
- * nothing is reported that the core does not do (EPT, unrestricted guest, TPR shadow, MTF, VMCS
- * shadowing, posted interrupts are not reported yet: the EPT layer extends the model later).
+ * nothing is reported that the core does not do (TPR shadow, MTF, VMCS shadowing, posted interrupts,
+ * mode-based execute control, #VE and VM functions are not reported).
  */
+
+/** IA32_VMX_EPT_VPID_CAP bits 31:0 of the default model. */
+const EPT_CAP_BITS = (1n << 0n) | (1n << 6n) | (1n << 14n) | (1n << 16n) | (1n << 17n) | (1n << 20n) | (1n << 21n) | (1n << 25n) | (1n << 26n);
 
 /** A model, as data: control names refer to the spec table (src/cpu/vmx/spec/controls.ts). */
 export interface VmxModelSpec {
@@ -51,11 +54,12 @@ export interface VmxModelSpec {
 
 /**
  * Today's model: everything the core emulates. VPID is reported because flushing the TLB on every
- * VM entry and exit is a correct (if slow) implementation of VPIDs; INVVPID then flushes.
+ * VM entry and exit is a correct (if slow) implementation of VPIDs; INVVPID then flushes. EPT
+ * (src/cpu/vmx/ept.ts) and unrestricted guest are reported; INVEPT flushes every cached translation.
  */
 const DEFAULT_MODEL: VmxModelSpec = {
   name: 'default',
-  description: 'Current-generation VMX without EPT (the EPT layer adds EPT and unrestricted guest)',
+  description: 'Current-generation VMX with EPT (4-level, 2 MiB and 1 GiB pages, A/D flags) and unrestricted guest',
   revisionId: 0x12,
   allowed: {
     pin: ['PIN_BASED_EXT_INTR_MASK', 'PIN_BASED_NMI_EXITING', 'PIN_BASED_VIRTUAL_NMIS', 'PIN_BASED_VMX_PREEMPTION_TIMER'],
@@ -66,7 +70,10 @@ const DEFAULT_MODEL: VmxModelSpec = {
       'CPU_BASED_MOV_DR_EXITING', 'CPU_BASED_UNCOND_IO_EXITING', 'CPU_BASED_USE_IO_BITMAPS', 'CPU_BASED_USE_MSR_BITMAPS',
       'CPU_BASED_MONITOR_EXITING', 'CPU_BASED_PAUSE_EXITING', 'CPU_BASED_ACTIVATE_SECONDARY_CONTROLS',
     ],
-    proc2: ['SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID', 'SECONDARY_EXEC_WBINVD_EXITING', 'SECONDARY_EXEC_PAUSE_LOOP_EXITING'],
+    proc2: [
+      'SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_EPT', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID',
+      'SECONDARY_EXEC_WBINVD_EXITING', 'SECONDARY_EXEC_UNRESTRICTED_GUEST', 'SECONDARY_EXEC_PAUSE_LOOP_EXITING',
+    ],
     exit: [
       'VM_EXIT_SAVE_DEBUG_CONTROLS', 'VM_EXIT_HOST_ADDR_SPACE_SIZE', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_PAT',
       'VM_EXIT_LOAD_IA32_PAT', 'VM_EXIT_SAVE_IA32_EFER', 'VM_EXIT_LOAD_IA32_EFER', 'VM_EXIT_SAVE_VMX_PREEMPTION_TIMER',
@@ -80,8 +87,10 @@ const DEFAULT_MODEL: VmxModelSpec = {
     timerRate: 5, storeEferLma: true, activityHlt: true, activityShutdown: true, activityWaitSipi: true,
     cr3Targets: 4, maxMsrList: 0, vmwriteAnyField: true, zeroLengthInjection: true,
   },
-  // INVVPID with all four types (bits 32, 40-43); no EPT bits
-  eptVpidCap: (1n << 32n) | (0xFn << 40n),
+  // EPT: execute-only (bit 0), 4-level walk (6), WB (14), 2 MiB (16) and 1 GiB (17) pages, INVEPT (20)
+  // with single-context (25) and all-context (26) types, A/D flags (21); INVVPID (32) with all four
+  // types (40-43). Not reported: 5-level walk (7), UC (8), advanced exit information (22), shadow stacks (23).
+  eptVpidCap: EPT_CAP_BITS | (1n << 32n) | (0xFn << 40n),
   vmfunc: 0n,
 };
 

@@ -6,7 +6,8 @@ import { MSR_DEBUGCTL, MSR_PAT } from '../msr';
 import { loadPdptes } from '../paging';
 import { deliverPendingFault } from '../tasks';
 import { checkControls, checkGuest, checkHost, readControls } from './entryChecks';
-import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_SEG_SLOTS, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadMsrList } from './exit';
+import { eptEnter } from './ept';
+import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_PDPTR_SLOTS, GUEST_SEG_SLOTS, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadMsrList } from './exit';
 import { vmFailValid } from './result';
 import { controlMask } from './spec';
 import * as S from './slots';
@@ -25,6 +26,7 @@ import { LAUNCH_LAUNCHED } from './vmcs';
 const ENTRY_LOAD_DEBUG = controlMask('VM_ENTRY_LOAD_DEBUG_CONTROLS');
 const ENTRY_LOAD_PAT = controlMask('VM_ENTRY_LOAD_IA32_PAT');
 const ENTRY_LOAD_EFER = controlMask('VM_ENTRY_LOAD_IA32_EFER');
+const P2_EPT = controlMask('SECONDARY_EXEC_ENABLE_EPT');
 
 export type EntryOutcome = 'fail' | 'exit' | 'entered';
 
@@ -104,7 +106,16 @@ function loadGuestState(c: Cpu, v: Vmx): void {
   c.setFlags(d.i32(S.GUEST_RFLAGS), -1);
   c.updateMode();
   c.flushTlb(true);
-  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !ia32e) loadPdptes(c);
+  if (ctl.proc2 & P2_EPT) eptEnter(c, v);
+  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !ia32e) {
+    // SDM 27.3.2.4: with EPT the PDPTEs come from the VMCS (checked already), otherwise from CR3
+    if (ctl.proc2 & P2_EPT) {
+      for (let n = 0; n < 4; n++) {
+        c.pdpte[n * 2] = d.lo[GUEST_PDPTR_SLOTS[n]];
+        c.pdpte[n * 2 + 1] = d.hi[GUEST_PDPTR_SLOTS[n]];
+      }
+    } else loadPdptes(c);
+  }
   v.guestCr2 = c.cr2;
 }
 

@@ -192,7 +192,7 @@ function controls(k: Checker): boolean {
   if (ctl.pin & PIN_POSTED && (!(ctl.proc2 & P2_VID) || !(ctl.exit & X_ACK))) return F('B17', SEC_EXEC, S.PIN_BASED_VM_EXEC_CONTROL, '"process posted interrupts" needs virtual-interrupt delivery and acknowledge interrupt on exit');
   if (ctl.proc2 & P2_VPID && (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0) return F('B18', SEC_EXEC, S.VIRTUAL_PROCESSOR_ID, '"enable VPID" = 1 requires a non-zero VPID');
   if (ctl.proc2 & P2_EPT) {
-    const why2 = eptpProblem(k, d.big(S.EPT_POINTER));
+    const why2 = eptpProblem(caps.spec.eptVpidCap, d.big(S.EPT_POINTER));
     if (why2) return F('B19', SEC_EXEC, S.EPT_POINTER, why2);
   }
   if (ctl.proc2 & P2_PML && (!(ctl.proc2 & P2_EPT) || !k.page(S.PML_ADDRESS))) return F('B20', SEC_EXEC, S.PML_ADDRESS, '"enable PML" needs EPT and an aligned PML address');
@@ -229,8 +229,8 @@ function msrListOk(k: Checker, addrSlot: number, countSlot: number): boolean {
   return a + count * 16 - 1 < 2 ** K.MAXPHYADDR;
 }
 
-function eptpProblem(k: Checker, eptp: bigint): string {
-  const cap = k.v.caps.spec.eptVpidCap;
+/** SDM 27.2.1.1: why an EPTP is invalid for this model ('' when valid); INVEPT single-context uses it too. */
+export function eptpProblem(cap: bigint, eptp: bigint): string {
   const mt = Number(eptp & 7n);
   if (!((mt === 0 && cap & (1n << 8n)) || (mt === 6 && cap & (1n << 14n)))) return `EPTP memory type ${mt} not supported`;
   const walk = Number((eptp >> 3n) & 7n);
@@ -351,6 +351,7 @@ const SEGS = [
   { n: 'GS', sel: S.GUEST_GS_SELECTOR, base: S.GUEST_GS_BASE, limit: S.GUEST_GS_LIMIT, ar: S.GUEST_GS_AR_BYTES },
 ];
 const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+const PDPTR_SLOTS = [S.GUEST_PDPTR0, S.GUEST_PDPTR1, S.GUEST_PDPTR2, S.GUEST_PDPTR3];
 
 export function checkGuest(c: Cpu, v: Vmx): GuestCheckResult {
   const k = new Checker(c, v, readControls(v));
@@ -534,13 +535,16 @@ function guest(k: Checker, out: GuestCheckResult): boolean {
     if (link === k.v.current) return L('D68', 'the VMCS link pointer equals the current-VMCS pointer');
   }
   // ---- E: PDPTEs of a PAE guest (qualification 2) ----
-  if (cr0 & K.CR0_PG && cr4 & K.CR4_PAE && !ia32e && !(ctl.proc2 & P2_EPT)) {
+  if (cr0 & K.CR0_PG && cr4 & K.CR4_PAE && !ia32e) {
+    // without EPT the PDPTEs are read through GUEST_CR3; with EPT the GUEST_PDPTRn fields are checked
+    const ept = (ctl.proc2 & P2_EPT) !== 0;
     const base = d.u32(S.GUEST_CR3) & 0xFFFFFFE0;
     for (let n = 0; n < 4; n++) {
-      const lo = k.c.physRead(base + n * 8, 4), hi = k.c.physRead(base + n * 8 + 4, 4);
+      const slot = PDPTR_SLOTS[n];
+      const lo = ept ? d.lo[slot] : k.c.physRead(base + n * 8, 4), hi = ept ? d.hi[slot] : k.c.physRead(base + n * 8 + 4, 4);
       if (lo & 1 && (lo & 0x1E6 || (hi >>> 0) >= MAXPHY_HI)) {
         out.qualification = 2;
-        return k.fail('E3', SEC_G_PDPTE, 'GUEST_CR3', `PDPTE ${n} (${hex(((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)))}) is present with reserved bits set`, resultExit33(2));
+        return k.fail('E3', SEC_G_PDPTE, ept ? name(slot) : 'GUEST_CR3', `${ept ? name(slot) + ' ' : ''}PDPTE ${n} (${hex(((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)))}) is present with reserved bits set`, resultExit33(2));
       }
     }
   }

@@ -3,7 +3,9 @@ import { BLOCK_EXIT, EV_NMI } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
 import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC, deliverEvent } from '../interrupts';
+import { VEC_VMX_EXIT } from '../paging';
 import { TASK_CALL, TASK_IRET, TASK_JMP } from '../tasks';
+import { eptExit } from './ept';
 import { controlMask, makeTaskSwitchQualification } from './spec';
 import * as S from './slots';
 import { EV_VMX, EXIT_CTL_ACK_INTR, exitInfo, timerRemaining, vmExit } from './exit';
@@ -110,6 +112,12 @@ function softLength(kind: number): number {
  */
 export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip: number): boolean {
   const v = c.vmx as Vmx;
+  if (vec === VEC_VMX_EXIT) {
+    // an EPT violation or misconfiguration raised inside an access (ept.ts): RIP is the faulting instruction
+    v.skipIntercept = false;
+    eptExit(c, v, nextRip);
+    return true;
+  }
   if (v.skipIntercept) {
     v.skipIntercept = false;
     return false;

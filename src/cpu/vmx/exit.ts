@@ -125,6 +125,7 @@ export function entryFailureExit(c: Cpu, reason: number, qual: number): void {
 /** Host state, host MSRs, back to root operation. */
 function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
   c.nonRoot = false;
+  c.eptActive = false;
   v.timerActive = false;
   v.vectoringInfo = 0;
   v.delivering = false;
@@ -145,6 +146,7 @@ function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
 /** SDM 28.7: the abort indicator goes to VMCS byte 4 and the processor shuts down. */
 function vmxAbort(c: Cpu, v: Vmx, indicator: number, why: string): void {
   c.nonRoot = false;
+  c.eptActive = false;
   if (v.hasCurrent) c.physWrite(v.current + VMCS_OFF_ABORT, 4, indicator);
   c.enterShutdown(`VMX abort ${indicator}: ${why}`);
 }
@@ -161,6 +163,9 @@ function segSlots(s: number): [number, number, number, number] {
     default: return [S.GUEST_TR_SELECTOR, S.GUEST_TR_BASE, S.GUEST_TR_LIMIT, S.GUEST_TR_AR_BYTES];
   }
 }
+
+/** GUEST_PDPTR0..3. */
+export const GUEST_PDPTR_SLOTS: readonly number[] = [S.GUEST_PDPTR0, S.GUEST_PDPTR1, S.GUEST_PDPTR2, S.GUEST_PDPTR3];
 
 /** Guest segment-register slots [selector, base, limit, AR] for ES..GS, LDTR, TR (index = core segment number). */
 export const GUEST_SEG_SLOTS: readonly (readonly [number, number, number, number])[] = [0, 1, 2, 3, 4, 5, 6, 7].map(segSlots);
@@ -209,6 +214,10 @@ function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
   d.set(S.GUEST_ACTIVITY_STATE, exitInfo.activity, 0);
   d.set(S.GUEST_INTERRUPTIBILITY_INFO, interruptibility(c, v, rip), 0);
   d.set(S.GUEST_PENDING_DBG_EXCEPTIONS, 0, 0);
+  // SDM 28.3.4: with EPT, a PAE-paging guest's PDPTEs are saved
+  if (c.eptActive && c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) {
+    for (let n = 0; n < 4; n++) d.set(GUEST_PDPTR_SLOTS[n], c.pdpte[n * 2], c.pdpte[n * 2 + 1]);
+  }
   if (v.timerActive && exitCtl & EXIT_CTL_SAVE_TIMER) d.set(S.VMX_PREEMPTION_TIMER_VALUE, timerRemaining(c, v), 0);
   // IA32_VMX_MISC[5]: the "IA-32e mode guest" entry control follows EFER.LMA
   if (v.caps.spec.misc.storeEferLma) {

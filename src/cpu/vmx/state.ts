@@ -77,6 +77,22 @@ export class Vmx {
   /** Guest activity state while in non-root (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI). */
   guestActivity = 0;
 
+  // ---- EPT (ept.ts) ----
+  /** Host-physical address of the EPT PML4 table (EPTP bits 51:12) while the guest runs with EPT. */
+  eptRoot = 0;
+  /** EPTP bit 6: accessed and dirty flags for EPT. */
+  eptAd = false;
+  /** The model allows execute-only EPT entries (IA32_VMX_EPT_VPID_CAP[0]). */
+  eptExecOnly = false;
+  /** The pending EPT exit raised as a fault: reason 48/49, qualification, addresses. */
+  eptExitReason = 0;
+  eptQualification = 0;
+  eptGpa = 0;
+  eptLinear = 0;
+  eptLinearValid = false;
+  /** An IRET that unblocked NMIs (or virtual NMIs) is executing (qualification bit 12). */
+  iretUnblocking = false;
+
   constructor(caps: VmxCapabilities) {
     this.caps = caps;
   }

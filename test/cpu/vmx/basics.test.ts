@@ -32,13 +32,14 @@ describe('VMX: capability model', () => {
     assert.equal((misc >> 29n) & 1n, 1n, 'VMWRITE to exit information');
     assert.equal(m.read(0x486), 0x80000021n);
     assert.equal(m.read(0x488), 0x2000n);
-    // secondary: no EPT (bit 33) or unrestricted guest (39); VPID (37) yes
+    // secondary: EPT (bit 33), unrestricted guest (39) and VPID (37)
     const p2 = m.read(0x48B);
-    assert.equal((p2 >> 33n) & 1n, 0n);
-    assert.equal((p2 >> 39n) & 1n, 0n);
+    assert.equal((p2 >> 33n) & 1n, 1n);
+    assert.equal((p2 >> 39n) & 1n, 1n);
     assert.equal((p2 >> 37n) & 1n, 1n);
     const cap = m.read(0x48C);
-    assert.equal(cap & 0xFFFFFFFFn, 0n, 'no EPT capabilities');
+    // execute-only, 4-level walk, WB, 2 MiB and 1 GiB pages, INVEPT, A/D, single- and all-context INVEPT
+    assert.equal(cap & 0xFFFFFFFFn, 0x06334041n, 'EPT capabilities');
     assert.equal(cap >> 32n, 0xF01n, 'INVVPID with all types');
     assert.throws(() => m.write(0x480, 0n));
     assert.ok(!m.exists(0x491), 'no VMFUNC MSR without enable VM functions');
@@ -183,7 +184,9 @@ describe('VMX: VMXON and VMCS handling', () => {
     write(enc('GUEST_RIP') + 2 ** 32, 0n);
     assert.equal(h.outcome(), 'failValid(12)', 'bits 63:32 of the encoding set');
     write(enc('EPT_POINTER'), 0n);
-    assert.equal(h.outcome(), 'failValid(12)', 'EPT is not supported by this model');
+    assert.equal(h.outcome(), 'succeed', 'EPT is supported by the default model');
+    write(enc('EPTP_LIST_ADDRESS'), 0n);
+    assert.equal(h.outcome(), 'failValid(12)', 'VM functions are not supported by this model');
     write(enc('VM_EXIT_REASON'), 5n);
     assert.equal(h.outcome(), 'succeed', 'IA32_VMX_MISC[29] = 1 on the default model');
     // memory operands

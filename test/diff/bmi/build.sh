@@ -17,7 +17,8 @@ build="$here/build"
 vectors="$here/../vectors"
 mkdir -p "$build" "$vectors"
 grep -qw bmi2 /proc/cpuinfo || { echo "this CPU has no BMI2: cannot record native vectors" >&2; exit 1; }
-CFLAGS=(-O2 -std=gnu11 -Wall -no-pie -fno-pie)
+# NVEC: vectors per form (default 2000, as ../build.sh)
+CFLAGS=(-O2 -std=gnu11 -Wall -no-pie -fno-pie ${NVEC:+-DNVEC=$NVEC})
 
 gen() { # $1 = 64 | 32
     local b=$1

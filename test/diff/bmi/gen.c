@@ -44,103 +44,112 @@
 typedef uint64_t u64;
 
 /* ------------------------------------------------------------------ forms */
+/* Vectors per form: NVEC (the same as ../gen.c; BEXTR and BZHI register forms 1.5x, for their
+   start/length/index edges). build.sh may override it with -DNVEC=...; ../README.md "Counts and
+   size" has the budget. */
+#ifndef NVEC
+#define NVEC 2000
+#endif
+#define N NVEC
+
 /* X(asm, count) — "{i}" in the text stands for the imm8 (placeholder 0x7f when assembling).
    The memory operand is always [rdi] / [edi]. */
 #if BITS == 64
 #define FORMS(X)                                                                                   \
-    X("andn eax, ebx, ecx", 1000)                                                                  \
-    X("andn rax, rbx, rcx", 1000)                                                                  \
-    X("andn r12, r13, r14", 300)                                                                   \
-    X("andn eax, ebx, dword ptr [rdi]", 300)                                                       \
-    X("andn rax, rbx, qword ptr [rdi]", 300)                                                       \
-    X("bextr eax, ebx, ecx", 1500)                                                                 \
-    X("bextr rax, rbx, rcx", 1500)                                                                 \
-    X("bextr r9, r10, r11", 300)                                                                   \
-    X("bextr eax, dword ptr [rdi], ecx", 300)                                                      \
-    X("bextr rax, qword ptr [rdi], rcx", 300)                                                      \
-    X("blsi eax, ebx", 1000)                                                                       \
-    X("blsi rax, rbx", 1000)                                                                       \
-    X("blsi r8, r15", 300)                                                                         \
-    X("blsi eax, dword ptr [rdi]", 300)                                                            \
-    X("blsi rax, qword ptr [rdi]", 300)                                                            \
-    X("blsmsk eax, ebx", 1000)                                                                     \
-    X("blsmsk rax, rbx", 1000)                                                                     \
-    X("blsmsk eax, dword ptr [rdi]", 300)                                                          \
-    X("blsmsk rax, qword ptr [rdi]", 300)                                                          \
-    X("blsr eax, ebx", 1000)                                                                       \
-    X("blsr rax, rbx", 1000)                                                                       \
-    X("blsr eax, dword ptr [rdi]", 300)                                                            \
-    X("blsr rax, qword ptr [rdi]", 300)                                                            \
-    X("bzhi eax, ebx, ecx", 1500)                                                                  \
-    X("bzhi rax, rbx, rcx", 1500)                                                                  \
-    X("bzhi r10d, r11d, r12d", 300)                                                                \
-    X("bzhi eax, dword ptr [rdi], ecx", 300)                                                       \
-    X("bzhi rax, qword ptr [rdi], rcx", 300)                                                       \
-    X("mulx eax, ebx, ecx", 1000)                                                                  \
-    X("mulx rax, rbx, rcx", 1000)                                                                  \
-    X("mulx eax, eax, ecx", 300)                                                                   \
-    X("mulx rax, rax, rcx", 300)                                                                   \
-    X("mulx r8, r9, r10", 300)                                                                     \
-    X("mulx eax, ebx, dword ptr [rdi]", 300)                                                       \
-    X("mulx rax, rbx, qword ptr [rdi]", 300)                                                       \
-    X("pdep eax, ebx, ecx", 1000)                                                                  \
-    X("pdep rax, rbx, rcx", 1000)                                                                  \
-    X("pdep r13, r14, r15", 300)                                                                   \
-    X("pdep eax, ebx, dword ptr [rdi]", 300)                                                       \
-    X("pdep rax, rbx, qword ptr [rdi]", 300)                                                       \
-    X("pext eax, ebx, ecx", 1000)                                                                  \
-    X("pext rax, rbx, rcx", 1000)                                                                  \
-    X("pext r13, r14, r15", 300)                                                                   \
-    X("pext eax, ebx, dword ptr [rdi]", 300)                                                       \
-    X("pext rax, rbx, qword ptr [rdi]", 300)                                                       \
-    X("rorx eax, ebx, {i}", 500)                                                                   \
-    X("rorx rax, rbx, {i}", 500)                                                                   \
-    X("rorx r11, r12, {i}", 200)                                                                   \
-    X("rorx eax, dword ptr [rdi], {i}", 200)                                                       \
-    X("rorx rax, qword ptr [rdi], {i}", 200)                                                       \
-    X("sarx eax, ebx, ecx", 1000)                                                                  \
-    X("sarx rax, rbx, rcx", 1000)                                                                  \
-    X("sarx eax, dword ptr [rdi], ecx", 300)                                                       \
-    X("sarx rax, qword ptr [rdi], rcx", 300)                                                       \
-    X("shlx eax, ebx, ecx", 1000)                                                                  \
-    X("shlx rax, rbx, rcx", 1000)                                                                  \
-    X("shlx r8d, r9d, r10d", 300)                                                                  \
-    X("shlx eax, dword ptr [rdi], ecx", 300)                                                       \
-    X("shlx rax, qword ptr [rdi], rcx", 300)                                                       \
-    X("shrx eax, ebx, ecx", 1000)                                                                  \
-    X("shrx rax, rbx, rcx", 1000)                                                                  \
-    X("shrx eax, dword ptr [rdi], ecx", 300)                                                       \
-    X("shrx rax, qword ptr [rdi], rcx", 300)
+    X("andn eax, ebx, ecx", N)                                                                     \
+    X("andn rax, rbx, rcx", N)                                                                     \
+    X("andn esi, ebp, edx", N)                                                                     \
+    X("andn r12, r13, r14", N)                                                                     \
+    X("andn eax, ebx, dword ptr [rdi]", N)                                                         \
+    X("andn rax, rbx, qword ptr [rdi]", N)                                                         \
+    X("bextr eax, ebx, ecx", N * 3 / 2)                                                            \
+    X("bextr rax, rbx, rcx", N * 3 / 2)                                                            \
+    X("bextr r9, r10, r11", N)                                                                     \
+    X("bextr eax, dword ptr [rdi], ecx", N)                                                        \
+    X("bextr rax, qword ptr [rdi], rcx", N)                                                        \
+    X("blsi eax, ebx", N)                                                                          \
+    X("blsi rax, rbx", N)                                                                          \
+    X("blsi r8, r15", N)                                                                           \
+    X("blsi eax, dword ptr [rdi]", N)                                                              \
+    X("blsi rax, qword ptr [rdi]", N)                                                              \
+    X("blsmsk eax, ebx", N)                                                                        \
+    X("blsmsk rax, rbx", N)                                                                        \
+    X("blsmsk eax, dword ptr [rdi]", N)                                                            \
+    X("blsmsk rax, qword ptr [rdi]", N)                                                            \
+    X("blsr eax, ebx", N)                                                                          \
+    X("blsr rax, rbx", N)                                                                          \
+    X("blsr eax, dword ptr [rdi]", N)                                                              \
+    X("blsr rax, qword ptr [rdi]", N)                                                              \
+    X("bzhi eax, ebx, ecx", N * 3 / 2)                                                             \
+    X("bzhi rax, rbx, rcx", N * 3 / 2)                                                             \
+    X("bzhi r10d, r11d, r12d", N)                                                                  \
+    X("bzhi eax, dword ptr [rdi], ecx", N)                                                         \
+    X("bzhi rax, qword ptr [rdi], rcx", N)                                                         \
+    X("mulx eax, ebx, ecx", N)                                                                     \
+    X("mulx rax, rbx, rcx", N)                                                                     \
+    X("mulx eax, eax, ecx", N)                                                                     \
+    X("mulx rax, rax, rcx", N)                                                                     \
+    X("mulx r8, r9, r10", N)                                                                       \
+    X("mulx eax, ebx, dword ptr [rdi]", N)                                                         \
+    X("mulx rax, rbx, qword ptr [rdi]", N)                                                         \
+    X("pdep eax, ebx, ecx", N)                                                                     \
+    X("pdep rax, rbx, rcx", N)                                                                     \
+    X("pdep r13, r14, r15", N)                                                                     \
+    X("pdep eax, ebx, dword ptr [rdi]", N)                                                         \
+    X("pdep rax, rbx, qword ptr [rdi]", N)                                                         \
+    X("pext eax, ebx, ecx", N)                                                                     \
+    X("pext rax, rbx, rcx", N)                                                                     \
+    X("pext r13, r14, r15", N)                                                                     \
+    X("pext eax, ebx, dword ptr [rdi]", N)                                                         \
+    X("pext rax, rbx, qword ptr [rdi]", N)                                                         \
+    X("rorx eax, ebx, {i}", N)                                                                     \
+    X("rorx rax, rbx, {i}", N)                                                                     \
+    X("rorx r11, r12, {i}", N)                                                                     \
+    X("rorx eax, dword ptr [rdi], {i}", N)                                                         \
+    X("rorx rax, qword ptr [rdi], {i}", N)                                                         \
+    X("sarx eax, ebx, ecx", N)                                                                     \
+    X("sarx rax, rbx, rcx", N)                                                                     \
+    X("sarx eax, dword ptr [rdi], ecx", N)                                                         \
+    X("sarx rax, qword ptr [rdi], rcx", N)                                                         \
+    X("shlx eax, ebx, ecx", N)                                                                     \
+    X("shlx rax, rbx, rcx", N)                                                                     \
+    X("shlx r8d, r9d, r10d", N)                                                                    \
+    X("shlx eax, dword ptr [rdi], ecx", N)                                                         \
+    X("shlx rax, qword ptr [rdi], rcx", N)                                                         \
+    X("shrx eax, ebx, ecx", N)                                                                     \
+    X("shrx rax, rbx, rcx", N)                                                                     \
+    X("shrx eax, dword ptr [rdi], ecx", N)                                                         \
+    X("shrx rax, qword ptr [rdi], rcx", N)
 #else
 #define FORMS(X)                                                                                   \
-    X("andn eax, ebx, ecx", 1000)                                                                  \
-    X("andn esi, ebp, edx", 300)                                                                   \
-    X("andn eax, ebx, dword ptr [edi]", 300)                                                       \
-    X("bextr eax, ebx, ecx", 1500)                                                                 \
-    X("bextr eax, dword ptr [edi], ecx", 300)                                                      \
-    X("blsi eax, ebx", 1000)                                                                       \
-    X("blsi eax, dword ptr [edi]", 300)                                                            \
-    X("blsmsk eax, ebx", 1000)                                                                     \
-    X("blsmsk eax, dword ptr [edi]", 300)                                                          \
-    X("blsr eax, ebx", 1000)                                                                       \
-    X("blsr eax, dword ptr [edi]", 300)                                                            \
-    X("bzhi eax, ebx, ecx", 1500)                                                                  \
-    X("bzhi eax, dword ptr [edi], ecx", 300)                                                       \
-    X("mulx eax, ebx, ecx", 1000)                                                                  \
-    X("mulx eax, eax, ecx", 300)                                                                   \
-    X("mulx eax, ebx, dword ptr [edi]", 300)                                                       \
-    X("pdep eax, ebx, ecx", 1000)                                                                  \
-    X("pdep eax, ebx, dword ptr [edi]", 300)                                                       \
-    X("pext eax, ebx, ecx", 1000)                                                                  \
-    X("pext eax, ebx, dword ptr [edi]", 300)                                                       \
-    X("rorx eax, ebx, {i}", 500)                                                                   \
-    X("rorx eax, dword ptr [edi], {i}", 200)                                                       \
-    X("sarx eax, ebx, ecx", 1000)                                                                  \
-    X("sarx eax, dword ptr [edi], ecx", 300)                                                       \
-    X("shlx eax, ebx, ecx", 1000)                                                                  \
-    X("shlx eax, dword ptr [edi], ecx", 300)                                                       \
-    X("shrx eax, ebx, ecx", 1000)                                                                  \
-    X("shrx eax, dword ptr [edi], ecx", 300)
+    X("andn eax, ebx, ecx", N)                                                                     \
+    X("andn esi, ebp, edx", N)                                                                     \
+    X("andn eax, ebx, dword ptr [edi]", N)                                                         \
+    X("bextr eax, ebx, ecx", N * 3 / 2)                                                            \
+    X("bextr eax, dword ptr [edi], ecx", N)                                                        \
+    X("blsi eax, ebx", N)                                                                          \
+    X("blsi eax, dword ptr [edi]", N)                                                              \
+    X("blsmsk eax, ebx", N)                                                                        \
+    X("blsmsk eax, dword ptr [edi]", N)                                                            \
+    X("blsr eax, ebx", N)                                                                          \
+    X("blsr eax, dword ptr [edi]", N)                                                              \
+    X("bzhi eax, ebx, ecx", N * 3 / 2)                                                             \
+    X("bzhi eax, dword ptr [edi], ecx", N)                                                         \
+    X("mulx eax, ebx, ecx", N)                                                                     \
+    X("mulx eax, eax, ecx", N)                                                                     \
+    X("mulx eax, ebx, dword ptr [edi]", N)                                                         \
+    X("pdep eax, ebx, ecx", N)                                                                     \
+    X("pdep eax, ebx, dword ptr [edi]", N)                                                         \
+    X("pext eax, ebx, ecx", N)                                                                     \
+    X("pext eax, ebx, dword ptr [edi]", N)                                                         \
+    X("rorx eax, ebx, {i}", N)                                                                     \
+    X("rorx eax, dword ptr [edi], {i}", N)                                                         \
+    X("sarx eax, ebx, ecx", N)                                                                     \
+    X("sarx eax, dword ptr [edi], ecx", N)                                                         \
+    X("shlx eax, ebx, ecx", N)                                                                     \
+    X("shlx eax, dword ptr [edi], ecx", N)                                                         \
+    X("shrx eax, ebx, ecx", N)                                                                     \
+    X("shrx eax, dword ptr [edi], ecx", N)
 #endif
 
 #define TEXT(s, n) s,
@@ -420,6 +429,20 @@ static void run_once(const Form *f, const State *in, const u64 *oth, State *out)
 /* ------------------------------------------------------- input generation */
 static u64 maskof(int size) { return size >= 64 ? ~0ULL : ((1ULL << size) - 1); }
 
+/* Per form (as ../gen.c): the memory filler around the operand and the upper-bits pattern, drawn
+   once from the stream seeded with seed XOR 0xF11F11F11F11F11F. */
+static unsigned char g_fill[16];
+static u64 g_hipat;
+static void fill_form(const Form *f) {
+    u64 st = f->seed ^ 0xF11F11F11F11F11FULL;
+    if (!st) st = 1;
+    for (int j = 0; j < 64; j += 8) {
+        u64 v = xs(&st);
+        if (j < 16) memcpy(g_fill + j, &v, 8);
+    }
+    g_hipat = xs(&st);
+}
+
 static u64 special(int size) {
     u64 m = maskof(size), sign = 1ULL << (size - 1);
     switch (rndn(12)) {
@@ -437,8 +460,8 @@ static u64 special(int size) {
     default: return m - rndn(16);
     }
 }
-/* random register value: random upper bits, low `size` bits uniform / boundary / variable width /
-   sparse or dense (as ../gen.c) */
+/* random register value: upper bits random (20%), the form's pattern (70%) or zero (10%); low `size`
+   bits uniform / boundary / variable width / sparse or dense (as ../gen.c) */
 static u64 rv(int size) {
     u64 hi = rnd(), lo;
     int k = (int)rndn(100);
@@ -449,7 +472,9 @@ static u64 rv(int size) {
         if (rnd() & 1) lo = ~lo;
     } else if (k < 93) lo = rnd() & rnd() & rnd();
     else lo = rnd() | rnd() | rnd();
-    if (rndn(10) == 0) hi = 0;
+    int h = (int)rndn(10);
+    if (h == 0) hi = 0;
+    else if (h < 8) hi = g_hipat;
     u64 m = maskof(size);
     return ((hi & ~m) | (lo & m)) & REGMASK;
 }
@@ -471,7 +496,7 @@ static void gen_inputs(const Form *f, State *s) {
     for (int i = 0; i < f->nregs; i++) s->r[f->regs[i]] = rv(f->size);
     s->fl = randflags();
     if (f->msz) {
-        for (int j = 0; j < f->msz; j++) s->mem[j] = (unsigned char)rnd();
+        memcpy(s->mem, g_fill, f->msz);
         s->r[f->memreg] = rndn(f->msz - f->size / 8 + 1);
         u64 v = rv(f->size);
         memcpy(s->mem + s->r[f->memreg], &v, f->size / 8);
@@ -530,6 +555,7 @@ static void gen_form(FILE *fp, Form *f, int first) {
     fprintf(fp, ",\"seed\":\"%llx\",\"v\":[\n", (unsigned long long)f->seed);
     rs = f->seed;
     rs2 = f->seed ^ 0x5DEECE66DULL;
+    fill_form(f);
     for (int vi = 0; vi < f->n; vi++) {
         State in, a, b;
         u64 othA[16], othB[16];
@@ -544,27 +570,32 @@ static void gen_form(FILE *fp, Form *f, int first) {
             if (a.r[f->regs[i]] != b.r[f->regs[i]]) die(f, "output %s depends on undeclared registers", R64n[f->regs[i]]);
         if (a.fl != b.fl) die(f, "flags depend on undeclared registers");
         if (memcmp(a.mem, b.mem, f->msz)) die(f, "memory depends on undeclared registers");
-        fprintf(fp, "%s{", vi ? ",\n" : "");
-        if (f->imm) fprintf(fp, "\"im\":\"%llx\",", (unsigned long long)in.imm);
-        fprintf(fp, "\"i\":[");
-        for (int i = 0; i < f->nregs; i++) fprintf(fp, "\"%llx\",", (unsigned long long)in.r[f->regs[i]]);
-        fprintf(fp, "\"%llx\"]", (unsigned long long)in.fl);
+        /* one vector = one JSON string of space-separated fields (../README.md "File format"):
+           [imm] inputs... rflags [mem] outputs... rflags [mem] [u<mask>]; an output equal to its
+           input (and an unchanged buffer) is written as "=" */
+        fprintf(fp, "%s\"", vi ? ",\n" : "");
+        if (f->imm) fprintf(fp, "%llx ", (unsigned long long)in.imm);
+        for (int i = 0; i < f->nregs; i++) fprintf(fp, "%llx ", (unsigned long long)in.r[f->regs[i]]);
+        fprintf(fp, "%llx", (unsigned long long)in.fl);
         if (f->msz) {
-            fprintf(fp, ",\"mi\":\"");
+            fputc(' ', fp);
             hexmem(fp, in.mem, f->msz);
-            fprintf(fp, "\"");
         }
-        fprintf(fp, ",\"o\":[");
-        for (int i = 0; i < f->nregs; i++) fprintf(fp, "\"%llx\",", (unsigned long long)a.r[f->regs[i]]);
-        fprintf(fp, "\"%llx\"]", (unsigned long long)a.fl);
+        for (int i = 0; i < f->nregs; i++) {
+            int r = f->regs[i];
+            if (a.r[r] == in.r[r]) fprintf(fp, " =");
+            else fprintf(fp, " %llx", (unsigned long long)a.r[r]);
+        }
+        if (a.fl == in.fl) fprintf(fp, " =");
+        else fprintf(fp, " %llx", (unsigned long long)a.fl);
         if (f->msz) {
-            fprintf(fp, ",\"mo\":\"");
-            hexmem(fp, a.mem, f->msz);
-            fprintf(fp, "\"");
+            fputc(' ', fp);
+            if (memcmp(a.mem, in.mem, f->msz)) hexmem(fp, a.mem, f->msz);
+            else fputc('=', fp);
         }
         unsigned u = undef_mask(f);
-        if (u) fprintf(fp, ",\"u\":\"%x\"", u);
-        fprintf(fp, "}");
+        if (u) fprintf(fp, " u%x", u);
+        fputc('"', fp);
     }
     fprintf(fp, "]}");
 }
