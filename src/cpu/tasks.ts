@@ -302,7 +302,7 @@ function touch(c: Cpu): void {
 export function deliverPendingFault(c: Cpu, first: number): void {
   let vec = c.faultVec;
   let err = c.faultErr;
-  if (c.onException !== null && c.onException(vec, err, c.faultWhy)) {
+  if (vec < 256 && c.onException !== null && c.onException(vec, err, c.faultWhy)) {
     c.stopReason = 'exception';
     c.events |= EV_ATTN; // inside an instruction: make the run loop look at stopReason
     return;
