@@ -75,6 +75,8 @@ F_VM_INSTRUCTION_ERROR equ 0x4400
 ; controls (bit masks, SDM 25.6-25.8)
 UNCOND_IO_EXITING equ 1 << 24
 HLT_EXITING equ 1 << 7
+ACTIVATE_SECONDARY equ 1 << 31
+ENABLE_VPID equ 1 << 5
 HOST_ADDR_SPACE_SIZE equ 1 << 9
 IA32E_MODE_GUEST equ 1 << 9
 
@@ -162,9 +164,29 @@ start:
     mov r10d, F_PIN_BASED_VM_EXEC_CONTROL
     call set_control
     mov r8d, 0x482
-    mov r9d, UNCOND_IO_EXITING | HLT_EXITING
+    mov r9d, UNCOND_IO_EXITING | HLT_EXITING | ACTIVATE_SECONDARY
     mov r10d, F_CPU_BASED_VM_EXEC_CONTROL
     call set_control
+    ; with secondary controls, give the guest a VPID: its TLB entries then survive VM exits
+    mov eax, F_CPU_BASED_VM_EXEC_CONTROL
+    vmread rdx, rax
+    bt edx, 31
+    jnc .no_secondary
+    mov ecx, 0x48B              ; IA32_VMX_PROCBASED_CTLS2 (no TRUE_ form)
+    rdmsr
+    mov eax, ENABLE_VPID
+    and eax, edx
+    mov edx, eax
+    mov eax, F_SECONDARY_VM_EXEC_CONTROL
+    vmwrite rax, rdx
+    jbe vmx_fail
+    test edx, edx
+    jz .no_secondary
+    xor eax, eax                ; VIRTUAL_PROCESSOR_ID
+    mov edx, 1
+    vmwrite rax, rdx
+    jbe vmx_fail
+.no_secondary:
     mov r8d, 0x483
     mov r9d, HOST_ADDR_SPACE_SIZE
     mov r10d, F_VM_EXIT_CONTROLS

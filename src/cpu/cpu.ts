@@ -46,6 +46,22 @@ export const EV_TLB = 8;
 /** Something in the CPU state needs a look (halt, shutdown, interrupt shadow). */
 export const EV_ATTN = 16;
 
+/** One world's TLB arrays (see Cpu.switchTlbWorld). */
+interface TlbSet {
+  rTag: Float64Array; rOff: Int32Array; wTag: Float64Array; wOff: Int32Array; xTag: Float64Array; xOff: Int32Array;
+  cTag: Float64Array; cOff: Int32Array; global: Uint8Array; large: boolean; key: string | null;
+}
+
+function newTlbSet(): TlbSet {
+  return {
+    rTag: new Float64Array(TLB_SIZE).fill(-1), rOff: new Int32Array(TLB_SIZE),
+    wTag: new Float64Array(TLB_SIZE).fill(-1), wOff: new Int32Array(TLB_SIZE),
+    xTag: new Float64Array(TLB_SIZE).fill(-1), xOff: new Int32Array(TLB_SIZE),
+    cTag: new Float64Array(TLB_SIZE).fill(-1), cOff: new Int32Array(TLB_SIZE),
+    global: new Uint8Array(TLB_SIZE), large: false, key: null,
+  };
+}
+
 /** A watched linear range: a debugger watchpoint (dr = -1) or a DR0-DR3 data breakpoint. */
 export interface Watch {
   lin: number;
@@ -186,19 +202,19 @@ export class Cpu {
   readonly dv: DataView;
   intc: InterruptController | null = null;
   platformMsrs: MsrHandler | null = null;
-  readonly tlbRTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbROff = new Int32Array(TLB_SIZE);
-  readonly tlbWTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbWOff = new Int32Array(TLB_SIZE);
-  readonly tlbXTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbXOff = new Int32Array(TLB_SIZE);
-  readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+  tlbRTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  tlbROff: Int32Array = new Int32Array(TLB_SIZE);
+  tlbWTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  tlbWOff: Int32Array = new Int32Array(TLB_SIZE);
+  tlbXTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  tlbXOff: Int32Array = new Int32Array(TLB_SIZE);
+  tlbGlobal: Uint8Array = new Uint8Array(TLB_SIZE);
   /**
    * Writable pages that hold decoded code: never in the write TLB (every write must be checked
    * against the code granules) but remembered here so the check skips the page walk.
    */
-  readonly tlbCTag = new Float64Array(TLB_SIZE).fill(-1);
-  readonly tlbCOff = new Int32Array(TLB_SIZE);
+  tlbCTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  tlbCOff: Int32Array = new Int32Array(TLB_SIZE);
   /** Some TLB entry came from a large page: INVLPG then flushes everything. */
   tlbHasLarge = false;
   /** CPL class the TLB was filled for (user vs supervisor). */
@@ -926,9 +942,61 @@ export class Cpu {
     this.bus.writeSlow(phys, size, size === 4 ? v >>> 0 : v);
   }
 
+  /**
+   * The TLB of the VMX world the CPU is not in (root vs non-root), kept across VM entries and exits
+   * when VPIDs tag the translations (SDM 28.3.3.1), with the context it was filled in.
+   */
+  private tlbOther: TlbSet | null = null;
+  private tlbKey: string | null = null;
+  /** Which world the current TLB arrays belong to. */
+  private tlbNonRoot = false;
+
+  /**
+   * VM entry or exit: switch to the other world's TLB. `tag` names the new world's translation
+   * context (VPID, EPTP and the paging registers just loaded); null means "not tagged" (VPID off),
+   * which flushes, as hardware does without VPIDs. A kept TLB is used only when its context matches.
+   */
+  switchTlbWorld(nonRoot: boolean, tag: string | null): void {
+    const key = tag === null ? null : `${tag}|${this.cr3}|${this.cr0 & (K.CR0_PG | K.CR0_WP | K.CR0_PE)}|${this.cr4}|${this.efer & (K.EFER_NXE | K.EFER_LMA)}|${this.cpl === 3}|${this.alignCheck}`;
+    this.codeEpoch++;
+    if (nonRoot === this.tlbNonRoot) {
+      // no world change (e.g. a failed entry returning to the host): keep the TLB only if nothing moved
+      if (key === null || key !== this.tlbKey) this.flushWorldTlb();
+      this.tlbKey = key;
+      return;
+    }
+    this.tlbNonRoot = nonRoot;
+    const cur: TlbSet = {
+      rTag: this.tlbRTag, rOff: this.tlbROff, wTag: this.tlbWTag, wOff: this.tlbWOff, xTag: this.tlbXTag, xOff: this.tlbXOff,
+      cTag: this.tlbCTag, cOff: this.tlbCOff, global: this.tlbGlobal, large: this.tlbHasLarge, key: this.tlbKey,
+    };
+    const next = this.tlbOther ?? newTlbSet();
+    this.tlbOther = cur;
+    this.tlbRTag = next.rTag; this.tlbROff = next.rOff; this.tlbWTag = next.wTag; this.tlbWOff = next.wOff;
+    this.tlbXTag = next.xTag; this.tlbXOff = next.xOff; this.tlbCTag = next.cTag; this.tlbCOff = next.cOff;
+    this.tlbGlobal = next.global;
+    this.tlbHasLarge = next.large;
+    this.tlbKey = key;
+    if (key === null || next.key !== key) this.flushWorldTlb();
+    if (tag === null) cur.key = null;
+  }
+
+  private flushWorldTlb(): void {
+    this.tlbRTag.fill(-1);
+    this.tlbWTag.fill(-1);
+    this.tlbXTag.fill(-1);
+    this.tlbCTag.fill(-1);
+    this.tlbHasLarge = false;
+  }
+
   /** Drops cached translations: all of them, or only non-global ones (MOV CR3 with PGE). */
   flushTlb(all: boolean): void {
     this.codeEpoch++;
+    // a full flush is a change the other world's kept TLB cannot have seen either (memory map, watches)
+    if (all) {
+      if (this.tlbOther !== null) this.tlbOther.key = null;
+      this.tlbKey = null;
+    }
     if (all || !(this.cr4 & K.CR4_PGE)) {
       this.tlbRTag.fill(-1);
       this.tlbWTag.fill(-1);

@@ -27,6 +27,7 @@ const ENTRY_LOAD_DEBUG = controlMask('VM_ENTRY_LOAD_DEBUG_CONTROLS');
 const ENTRY_LOAD_PAT = controlMask('VM_ENTRY_LOAD_IA32_PAT');
 const ENTRY_LOAD_EFER = controlMask('VM_ENTRY_LOAD_IA32_EFER');
 const P2_EPT = controlMask('SECONDARY_EXEC_ENABLE_EPT');
+const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 
 export type EntryOutcome = 'fail' | 'exit' | 'entered';
 
@@ -105,7 +106,9 @@ function loadGuestState(c: Cpu, v: Vmx): void {
   c.rh[4] = d.hi[S.GUEST_RSP];
   c.setFlags(d.i32(S.GUEST_RFLAGS), -1);
   c.updateMode();
-  c.flushTlb(true);
+  // with a VPID the guest's translations are tagged and survive exits (SDM 28.3.3.1); without, flush
+  const vpid = ctl.proc2 & P2_VPID ? d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF : 0;
+  c.switchTlbWorld(true, vpid !== 0 ? `vpid ${vpid} eptp ${ctl.proc2 & P2_EPT ? `${d.hi[S.EPT_POINTER]}:${d.lo[S.EPT_POINTER]}` : '-'}` : null);
   if (ctl.proc2 & P2_EPT) eptEnter(c, v);
   if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !ia32e) {
     // SDM 27.3.2.4: with EPT the PDPTEs come from the VMCS (checked already), otherwise from CR3

@@ -7,8 +7,12 @@ import { loadPdptes } from '../paging';
 import { MSR_DEBUGCTL, MSR_PAT } from '../msr';
 import { controlMask } from './spec';
 import * as S from './slots';
+
+const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
+const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 import { SHADOW_NONE, SHADOW_STI, Vmx, vmxOf } from './state';
 import { VMCS_OFF_ABORT } from './vmcs';
+import { notifyVmExit } from './observer';
 
 /**
  * VM exits (SDM chapter 28): record the exit information (28.2), save guest state (28.3), store
@@ -103,6 +107,7 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
   // ---- 28.4: VM-exit MSR-store list ----
   if (!storeMsrs(c, v)) return vmxAbort(c, v, 1, 'storing a guest MSR in the VM-exit MSR-store list failed');
   leaveNonRoot(c, v, nmi);
+  notifyVmExit(c);
 }
 
 /**
@@ -281,7 +286,11 @@ function loadHostState(c: Cpu, v: Vmx): string {
   c.rip = host64 ? d.num(S.HOST_RIP) : d.u32(S.HOST_RIP);
   c.setFlags(0, F.IMPLEMENTED);
   c.updateMode();
-  c.flushTlb(true);
+  // host translations are VPID 0: kept across the guest's run only when the guest had its own VPID
+  const p1 = d.u32(S.CPU_BASED_VM_EXEC_CONTROL);
+  const p2 = p1 & P1_SECONDARY ? d.u32(S.SECONDARY_VM_EXEC_CONTROL) : 0;
+  const guestVpid = p2 & P2_VPID ? d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF : 0;
+  c.switchTlbWorld(false, guestVpid !== 0 ? 'root' : null);
   if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) {
     try {
       loadPdptes(c);

@@ -167,7 +167,8 @@ export class Monitor implements VmmHook {
     // ---- controls (KVM setup_vmcs_config) ----
     const req = newRequest();
     for (const n of ['PIN_BASED_EXT_INTR_MASK', 'PIN_BASED_NMI_EXITING', 'CPU_BASED_HLT_EXITING', 'VM_EXIT_HOST_ADDR_SPACE_SIZE']) requireControl(req, n);
-    for (const n of ['PIN_BASED_VIRTUAL_NMIS', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_EFER', 'VM_EXIT_LOAD_IA32_EFER', 'VM_ENTRY_LOAD_IA32_EFER']) preferControl(req, n);
+    // a VPID keeps the guest's translations across exits, as KVM always asks for
+    for (const n of ['PIN_BASED_VIRTUAL_NMIS', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_EFER', 'VM_EXIT_LOAD_IA32_EFER', 'VM_ENTRY_LOAD_IA32_EFER', 'SECONDARY_EXEC_ENABLE_VPID']) preferControl(req, n);
     requireControl(req, this.config.ioExiting === 'bitmap' ? 'CPU_BASED_USE_IO_BITMAPS' : 'CPU_BASED_UNCOND_IO_EXITING');
     if (this.config.exitMsrs !== 'all') requireControl(req, 'CPU_BASED_USE_MSR_BITMAPS');
     if (wanted === 'long') requireControl(req, 'VM_ENTRY_IA32E_MODE');
@@ -299,6 +300,7 @@ export class Monitor implements VmmHook {
     set(S.VM_EXIT_MSR_LOAD_ADDR, b + OFF_EXIT_MSR_LOAD);
     set(S.VM_EXIT_MSR_LOAD_COUNT, 1);
     if (this.usesEpt) set(S.EPT_POINTER, b + OFF_EPT_PML4 + (3 << 3) + 6);
+    if (ctl.proc2 & controlMask('SECONDARY_EXEC_ENABLE_VPID')) set(S.VIRTUAL_PROCESSOR_ID, 1);
 
     // ---- guest state: the CPU as the image loader left it ----
     const mode = this.guestMode;
