@@ -2,6 +2,7 @@ import * as net from 'net';
 import { VmxDebugSession } from './session';
 import { nodeFileAccessor } from './nodeFiles';
 import { debugInfoLoaders } from './loaders';
+import { nodeSerialTerminalHost } from './serialTerminalHost';
 
 /**
  * The standalone debug adapter (`node dist/debugAdapter.js`): DAP over stdin/stdout, or with
@@ -10,7 +11,7 @@ import { debugInfoLoaders } from './loaders';
  */
 
 function newSession(): VmxDebugSession {
-  return new VmxDebugSession(nodeFileAccessor, debugInfoLoaders);
+  return new VmxDebugSession(nodeFileAccessor, debugInfoLoaders, nodeSerialTerminalHost());
 }
 
 function main(argv: string[]): void {

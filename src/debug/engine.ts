@@ -71,6 +71,8 @@ export interface EngineHost {
   afterReverse?(): void;
   /** The guest is about to run (continue or step). */
   beforeRun?(): void;
+  /** Can input still arrive from outside (a serial terminal)? Then a guest idle in HLT waits for it instead of ending. */
+  inputPossible?(): boolean;
 }
 
 export type EngineState = 'stopped' | 'running' | 'ended';
@@ -128,6 +130,8 @@ export class Engine {
   private data: DataBreakpoint[] = [];
   private plan: Plan | null = null;
   private pauseRequested = false;
+  /** Running, but the guest waits in HLT for input (serial terminal): no slices until wake(). */
+  private waitingForInput = false;
   private budget = 200_000;
   private sliceScheduled = false;
   /** The next exception the guest raises is delivered (we already stopped on it). */
@@ -235,7 +239,20 @@ export class Engine {
   }
 
   pause(): void {
-    if (this.state === 'running') this.pauseRequested = true;
+    if (this.state !== 'running') return;
+    this.pauseRequested = true;
+    if (this.waitingForInput) {
+      this.waitingForInput = false;
+      this.stop({ kind: 'pause' });
+    }
+  }
+
+  /** Input arrived (serial terminal): a guest waiting for it runs again. */
+  wake(): void {
+    if (this.state === 'running' && this.waitingForInput) {
+      this.waitingForInput = false;
+      this.scheduleSlice();
+    }
   }
 
   step(kind: StepKind, granularity: Granularity): void {
@@ -401,6 +418,7 @@ export class Engine {
 
   private stop(stop: StopInfo): void {
     this.state = 'stopped';
+    this.waitingForInput = false;
     this.plan = null;
     this.pendingEvent = null;
     this.eventAddr = null;
@@ -413,6 +431,7 @@ export class Engine {
   end(outcome: RunOutcome): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.waitingForInput = false;
     this.plan = null;
     this.host.ended(outcome);
   }
@@ -509,6 +528,11 @@ export class Engine {
       }
       case 'halt':
       case 'idle':
+        if (outcome.kind === 'idle' && this.host.inputPossible?.()) {
+          // nothing but input can wake the guest: wait for it, still running (pause works)
+          this.waitingForInput = true;
+          return false;
+        }
         if (this.host.stopOnEnd('halt') && this.reportedEnd !== 'halt') {
           this.reportedEnd = 'halt';
           this.stop({ kind: 'halt', detail: outcome.detail });

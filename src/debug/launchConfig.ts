@@ -1,4 +1,5 @@
 import type { CpuMode, LoaderFormat } from '../machine/loaders/loadPlan';
+import { MonitorConfigError, parseMonitorConfig, type MonitorConfig } from '../machine/monitor/config';
 
 /**
  * The `launch` request of `type: "vmx"`: every attribute checked, with an error that names the
@@ -22,7 +23,9 @@ export interface LaunchOptions {
   /** Exception filters turned on by the launch configuration, with conditions. */
   stopOnVmExit: { filter: string; condition?: string }[];
   stopOnEntry: boolean;
-  serial: 'debugConsole' | 'none';
+  serial: 'debugConsole' | 'integratedTerminal' | 'none';
+  /** Run the program as a guest of the built-in monitor (null: bare metal). */
+  monitor: MonitorConfig | null;
   /** Extra debug information: ELF files with symbols/DWARF, or NASM listings (.lst). */
   symbols: string[];
   maxInstructions: number;
@@ -44,16 +47,16 @@ export class LaunchConfigError extends Error {
 const FORMATS: readonly LoaderFormat[] = ['elf', 'flat', 'rom', 'multiboot'];
 const MODES: readonly CpuMode[] = ['real', 'protected', 'long'];
 const CPU_MODELS = ['default', 'core2-no-ug', 'none'] as const;
-const SERIAL = ['debugConsole', 'none'] as const;
+const SERIAL = ['debugConsole', 'integratedTerminal', 'none'] as const;
 
 /** Attributes VS Code or the DAP itself adds, or that other parts of the launch configuration use. */
 const GENERIC = new Set(['type', 'request', 'name', 'noDebug', 'presentation', 'preLaunchTask', 'postDebugTask',
   'internalConsoleOptions', 'debugServer', 'suppressMultipleSessionWarning', '__restart', '__sessionId',
   '__configurationTarget', '__parentId', 'console', 'trace']);
 const KNOWN = new Set(['program', 'format', 'loadAddress', 'entry', 'mode', 'ram', 'cpuModel', 'stopOnEntry', 'serial',
-  'symbols', 'maxInstructions', 'cmdline', 'modules', 'cwd', 'history', 'stopOnVmExit']);
+  'symbols', 'maxInstructions', 'cmdline', 'modules', 'cwd', 'history', 'stopOnVmExit', 'monitor']);
 /** Attributes of the issue that later parts of the adapter implement. */
-const NOT_YET = new Set(['monitor']);
+const NOT_YET = new Set<string>([]);
 
 /** Exit-reason classes and VMX events `stopOnVmExit` may name (filter ids without the 'vmexit:' prefix). */
 export const VM_EXIT_FILTER_NAMES = ['exception', 'interrupt', 'triple-fault', 'task-switch', 'cpuid', 'hlt', 'io', 'cr', 'dr', 'msr', 'ept',
@@ -68,6 +71,27 @@ function historyAttr(args: Record<string, unknown>): number {
   if (n === undefined) throw new LaunchConfigError('history', 'missing "instructions": how many executed instructions to keep for stepBack / reverseContinue');
   for (const k of Object.keys(v)) if (k !== 'instructions') throw new LaunchConfigError(`history.${k}`, 'unknown (only "instructions")');
   return n;
+}
+
+/**
+ * `monitor`: true (the built-in monitor's defaults) or its configuration, the same schema as the
+ * CLI's --vmx-config JSON, checked by the monitor's own parser; errors name `monitor.<key>`.
+ */
+function monitorAttr(args: Record<string, unknown>): MonitorConfig | null {
+  const v = args.monitor;
+  if (v === undefined || v === null || v === false) return null;
+  if (v === true) return parseMonitorConfig({});
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new LaunchConfigError('monitor', `expected true or an object with the built-in monitor's configuration (controls, io, msrs, exceptionBitmap, cpuid, entry, stopOn), got ${describe(v)}`);
+  }
+  try {
+    return parseMonitorConfig(v);
+  } catch (e) {
+    if (!(e instanceof MonitorConfigError)) throw e;
+    const key = e.key === '(top level)' || e.key === '' ? 'monitor' : `monitor.${e.key}`;
+    const prefix = `${e.key}: `;
+    throw new LaunchConfigError(key, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
+  }
 }
 
 function stopOnVmExitAttr(args: Record<string, unknown>): { filter: string; condition?: string }[] {
@@ -192,6 +216,7 @@ export function validateLaunchArgs(raw: unknown): LaunchOptions {
     stopOnVmExit: stopOnVmExitAttr(args),
     stopOnEntry: boolAttr(args, 'stopOnEntry') ?? false,
     serial: enumAttr(args, 'serial', SERIAL) ?? 'debugConsole',
+    monitor: monitorAttr(args),
     symbols: pathList(args, 'symbols'),
     maxInstructions: maxInstructions ?? Infinity,
     cmdline: stringAttr(args, 'cmdline'),
@@ -209,6 +234,7 @@ export function validateLaunchArgs(raw: unknown): LaunchOptions {
     }
     if (opts.modules.length && format !== 'multiboot') throw new LaunchConfigError('modules', `does not apply to format "${format}" (multiboot only)`);
   }
+  if (opts.monitor && opts.cpuModel === 'none') throw new LaunchConfigError('monitor', 'the built-in monitor needs a CPU with VMX: cpuModel "none" has none');
   for (const key of Object.keys(args)) {
     if (KNOWN.has(key) || GENERIC.has(key) || key.startsWith('__')) continue;
     opts.ignored.push(NOT_YET.has(key) ? `${key} (not supported by this version of the adapter yet)` : key);

@@ -6,6 +6,8 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Machine, RunOutcome } from '../machine/machine';
 import { EXIT_INTERNAL } from '../machine/machine';
 import { bootMachine } from '../machine/boot';
+import { Monitor, MonitorError, type MonitorConfig } from '../machine/monitor';
+import type { SerialTerminal, SerialTerminalHost } from './serialTerminalHost';
 import { LoadError, type LoadPlan } from '../machine/loaders/loadPlan';
 import { parseElf } from '../machine/loaders/elf';
 import * as K from '../cpu/constants';
@@ -133,7 +135,11 @@ export class VmxDebugSession extends DebugSession {
   private serialFlushScheduled = false;
   private linesStartAt1 = true;
 
-  constructor(private readonly files: FileAccessor, private readonly loaders: DebugInfoLoaders = {}) {
+  /** serial: "integratedTerminal": the terminal connection, when the client ran one. */
+  private terminal: SerialTerminal | null = null;
+  private clientRunsTerminals = false;
+
+  constructor(private readonly files: FileAccessor, private readonly loaders: DebugInfoLoaders = {}, private readonly terminalHost: SerialTerminalHost | null = null) {
     super();
     VmxDebug.registerFilters(this.exceptionFilters);
     VmxDebug.registerDescribers(this.stopDescribers);
@@ -191,6 +197,7 @@ export class VmxDebugSession extends DebugSession {
 
   protected override initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
     this.linesStartAt1 = args.linesStartAt1 !== false;
+    this.clientRunsTerminals = args.supportsRunInTerminalRequest === true;
     response.body = {
       supportsConfigurationDoneRequest: true,
       supportsConditionalBreakpoints: true,
@@ -281,8 +288,9 @@ export class VmxDebugSession extends DebugSession {
     try {
       booted = bootMachine(image, {
         ramMiB: opts.ramMiB,
-        onSerial: opts.serial === 'debugConsole' ? (b) => this.serialOut(b) : undefined,
-        onDebugcon: opts.serial === 'debugConsole' ? (b) => this.serialOut(b) : undefined,
+        onSerial: opts.serial !== 'none' ? (b) => this.serialOut(b) : undefined,
+        onDebugcon: opts.serial !== 'none' ? (b) => this.consoleOut(b) : undefined,
+        vmxModel: opts.cpuModel === 'none' ? false : opts.cpuModel,
         format: opts.format,
         loadAddress: opts.loadAddress,
         entry: opts.entry,
@@ -302,6 +310,15 @@ export class VmxDebugSession extends DebugSession {
     this.vmx = new VmxDebug(this.exceptionFilters, (expr, extra) => evaluateExpression(expr, this.evalContext(extra)), () => this.engine?.memory ?? null);
     this.scopeProviders.splice(1, this.scopeProviders.length - 1, new VmcsScope(this.vmx), new LastExitScope(this.vmx));
     this.vmx.attach(this.machine, this.engine, opts.cpuModel);
+    if (opts.monitor) {
+      try {
+        this.startMonitor(opts.monitor);
+      } catch (e) {
+        this.engine = null;
+        this.machine = null;
+        throw e;
+      }
+    }
     this.launchFilters = opts.stopOnVmExit;
     this.exceptionFilters.set(new Map([...this.userFilters, ...this.launchFilters.map((f) => [f.filter, { condition: f.condition }] as const)]));
     if (opts.historyInstructions > 0) {
@@ -311,9 +328,34 @@ export class VmxDebugSession extends DebugSession {
       this.machine.cpu.singleStepChanged();
     }
     this.listings = new ListingCache(this.engine.memory, () => this.debugInfo);
+    this.closeTerminal();
+    if (opts.serial === 'integratedTerminal') await this.openTerminal(opts);
     for (const note of booted.plan.notes) this.sendEvent(new OutputEvent(`vmx-debug: ${note}\n`, 'console'));
     for (const key of opts.ignored) this.sendEvent(new OutputEvent(`vmx-debug: ignoring launch attribute '${key}'\n`, 'console'));
     this.rebindAll();
+  }
+
+  /**
+   * Monitor mode: the built-in monitor (src/machine/monitor) takes the loaded CPU state as its
+   * guest's entry state and VMLAUNCHes it; VM exits reach the VMX layer through the monitor's onExit.
+   */
+  private startMonitor(config: MonitorConfig): void {
+    const machine = this.machine!;
+    let monitor: Monitor;
+    try {
+      monitor = new Monitor(machine, {
+        config,
+        onNote: (t) => this.sendEvent(new OutputEvent(`vmx-debug: monitor: ${t}\n`, 'console')),
+        onExit: () => this.vmx.onMonitorExit(),
+      });
+    } catch (e) {
+      if (e instanceof MonitorError) throw new LaunchConfigError('monitor', e.message);
+      throw e;
+    }
+    this.vmx.monitorMode = true;
+    machine.vmm = monitor;
+    const failure = monitor.launch();
+    if (failure) throw new LaunchConfigError('monitor', `the monitor could not start the guest: ${failure.detail}`);
   }
 
   private async read(path: string, attribute: string): Promise<Uint8Array> {
@@ -394,6 +436,7 @@ export class VmxDebugSession extends DebugSession {
       describeCurrentExit: () => this.vmx.currentExitStop(),
       afterReverse: () => { this.vmx.afterReverse(); this.listings?.clear(); },
       beforeRun: () => this.vmx.beforeRun(),
+      inputPossible: () => this.terminal !== null,
     };
   }
 
@@ -434,7 +477,50 @@ export class VmxDebugSession extends DebugSession {
     }
   }
 
+  /**
+   * serial: "integratedTerminal": a loopback port for the terminal script and a runInTerminal
+   * request that starts it; without runInTerminal (or a Node host), the Debug Console with a note.
+   */
+  private async openTerminal(opts: LaunchOptions): Promise<void> {
+    const fallback = (why: string) => this.sendEvent(new OutputEvent(`vmx-debug: serial "integratedTerminal": ${why}; COM1 output goes to the Debug Console\n`, 'console'));
+    if (!this.clientRunsTerminals) return fallback('this client does not support the runInTerminal request');
+    if (!this.terminalHost) return fallback('this adapter host cannot open a terminal connection');
+    const machine = this.machine!;
+    const engine = this.engine!;
+    const term = await this.terminalHost.open((bytes) => {
+      if (this.machine !== machine) return;
+      machine.uart.pushInput(bytes);
+      engine.wake();
+    });
+    this.terminal = term;
+    this.runInTerminalRequest({ kind: 'integrated', title: `vmx-debug: COM1 of ${basename(opts.program)}`, cwd: opts.cwd ?? '', args: term.args }, 10000, (r) => {
+      if (r.success || this.terminal !== term) return;
+      this.terminal = null;
+      term.close();
+      fallback(`the client could not start the terminal (${r.message ?? 'no reason given'})`);
+    });
+  }
+
+  private closeTerminal(): void {
+    const t = this.terminal;
+    this.terminal = null;
+    t?.close();
+  }
+
+  /** Debug console output that is not the serial port (debugcon 0xE9). */
+  private consoleOut(bytes: Uint8Array): void {
+    if (this.terminal) {
+      this.sendEvent(new OutputEvent(new TextDecoder('utf-8').decode(bytes), 'stdout'));
+      return;
+    }
+    this.serialOut(bytes);
+  }
+
   private serialOut(bytes: Uint8Array): void {
+    if (this.terminal) {
+      this.terminal.write(bytes);
+      return;
+    }
     this.serialText += this.serialDecoder.decode(bytes, { stream: true });
     if (!this.serialFlushScheduled) {
       this.serialFlushScheduled = true;
@@ -472,6 +558,7 @@ export class VmxDebugSession extends DebugSession {
     this.sendEvent(new OutputEvent(`vmx-debug: ${outcome.kind === 'exit' ? 'exit' : outcome.kind}: ${outcome.detail}${where}\n`, 'console'));
     this.sendEvent(new ExitedEvent(outcome.code));
     this.sendEvent(new TerminatedEvent());
+    this.closeTerminal();
   }
 
   protected override restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): void {
@@ -508,6 +595,7 @@ export class VmxDebugSession extends DebugSession {
     if (e) e.state = 'ended';
     this.engine = null;
     this.flushSerial();
+    this.closeTerminal();
     super.disconnectRequest(response, args, request);
   }
 

@@ -5,7 +5,7 @@ import type { EntryFailure, Vmx } from '../cpu/vmx/state';
 import { FIELD_COUNT, slotOf, slotOfEncoding, VMCS_OFF_DATA, VMCS_OFF_LAUNCH } from '../cpu/vmx/vmcs';
 import { installVmxObserverShims, setVmxObserver, type VmxInstructionEvent } from '../cpu/vmx/observer';
 import {
-  CONTROL_VECTOR_INFO, CONTROL_VECTORS, CONTROLS_BY_VECTOR, decodeExitQualification, decodeExitReason, decodeInstructionInfo,
+  CONTROL_VECTOR_INFO, CONTROL_VECTORS, controlMask, CONTROLS_BY_VECTOR, decodeExitQualification, decodeExitReason, decodeInstructionInfo,
   decodeInterruptionInfo, describeExitQualification, EXIT_REASON_CLASSES, exitReasonByNumber, fieldByName, fieldsInArea,
   formatEncoding, formatInstructionError, formatInterruptionInfo, instructionErrorByNumber, instructionInfoKindForExit,
   isReadOnlyField, parseInterruptionInfo, parseIoQualification, VMCS_AREA_TITLES, VMCS_AREAS, VMCS_FIELDS,
@@ -99,6 +99,15 @@ export class VmxDebug {
   readonly knownVmcs = new Set<number>();
   private watches: FieldWatch[] = [];
   private static readonly MAX_HISTORY = 10_000;
+  /**
+   * Monitor mode (launch attribute `monitor`): the built-in monitor handles every exit inside the
+   * VM exit itself (its doorbell MSR) and re-enters the guest, so the exit is decoded when the
+   * monitor sees it (fresh registers and exit fields), and the stop, if a filter wants it, is taken
+   * at the guest instruction where the guest resumes.
+   */
+  monitorMode = false;
+  private monitorStop: StopInfo | null = null;
+  private decoded: { key: string; d: DecodedExit } | null = null;
 
   constructor(
     private readonly filters: ExceptionFilterRegistry,
@@ -155,14 +164,15 @@ export class VmxDebug {
     d.register('history start', (s) => ({ reason: 'step', description: `Paused at the start of the history${s.detail ? ': ' + s.detail : ''}`, text: s.detail }));
   }
 
-  /** Attaches VMX to the machine's CPU (model by name) and starts observing it. */
+  /** Attaches VMX to the machine's CPU (model by name; the machine's own when it has one) and starts observing it. */
   attach(machine: Machine, engine: Engine, model: VmxModelName): void {
     this.machine = machine;
     this.engine = engine;
     if (model === 'none') return;
-    this.vmx = attachVmx(machine.cpu, model, { lockFeatureControl: true });
+    this.vmx = machine.vmx ?? attachVmx(machine.cpu, model, { lockFeatureControl: true });
     installVmxObserverShims(ERROR_SLOT, slotOfEncoding);
     setVmxObserver(machine.cpu, {
+      vmExit: (c, v) => this.onVmExit(c, v),
       vmEntry: (c, v) => this.onEntry(c, v),
       entryFailure: (c, v, f, ev) => this.onEntryFailure(c, v, f, ev),
       vmFail: (c, v, err, ev) => this.onVmFail(c, v, err, ev),
@@ -194,16 +204,52 @@ export class VmxDebug {
     return c.mode64 ? ip : (c.segBase[1] + ip) >>> 0;
   }
 
-  /** Before the guest runs: the sentinel at HOST_RIP while in non-root operation. */
+  /** Before the guest runs. (VM exits are reported by the core through notifyVmExit: no sentinel at HOST_RIP is needed.) */
   beforeRun(): void {
-    const v = this.vmx;
-    if (!v || !this.engine) return;
-    this.engine.setSentinel(this.cpu().nonRoot && v.hasCurrent ? v.vmcs.num(SL.hostRip) : null);
+    this.engine?.setSentinel(null);
   }
 
   private onEntry(_c: Cpu, v: Vmx): void {
     if (v.current !== -1) this.knownVmcs.add(v.current);
-    this.engine?.setSentinel(v.vmcs.num(SL.hostRip));
+  }
+
+  /**
+   * The core completed a VM exit (host state loaded). Bare metal: the guest's VMM runs next at
+   * HOST_RIP, so a wanted exit stops there. Monitor mode: the monitor has handled the exit already
+   * (see onMonitorExit); the stop is taken where the guest resumes.
+   */
+  private onVmExit(c: Cpu, v: Vmx): void {
+    if (this.monitorMode) {
+      const stop = this.monitorStop;
+      this.monitorStop = null;
+      if (stop) this.engine?.requestEventStop(stop, c.nonRoot ? c.linearRip() : this.guestResumeLinear(v));
+      return;
+    }
+    if (this.exitKey() === this.lastKey) return;
+    const d = this.recordExit();
+    const watched = this.checkWatches(null, false);
+    let stop: StopInfo | null = null;
+    if (d && !d.entryFailure && d.cls !== 'unknown' && this.wants(`vmexit:${d.cls}`, d.vars)) stop = this.exitStop(d);
+    stop ??= watched;
+    if (stop) this.engine?.requestEventStop(stop, c.linearRip());
+  }
+
+  /** Where the monitor's guest resumes: GUEST_CS_BASE + GUEST_RIP of the current VMCS. */
+  private guestResumeLinear(v: Vmx): number {
+    const rip = v.vmcs.num(SL.rip);
+    if (v.vmcs.i32(S('VM_ENTRY_CONTROLS')) & controlMask('VM_ENTRY_IA32E_MODE')) return rip;
+    return (v.vmcs.num(SL.csBase) + rip) >>> 0;
+  }
+
+  /** The built-in monitor saw an exit (before handling it): record it, decide whether it stops. */
+  onMonitorExit(): void {
+    const v = this.vmx;
+    if (!v) return;
+    this.decoded = null;
+    const d = this.recordExit();
+    if (!d) return;
+    this.decoded = { key: this.exitKey(), d };
+    if (!d.entryFailure && d.cls !== 'unknown' && this.wants(`vmexit:${d.cls}`, d.vars)) this.monitorStop ??= this.exitStop(d);
   }
 
   private wants(filter: string, vars: Record<string, bigint>): boolean {
@@ -374,6 +420,8 @@ export class VmxDebug {
   decodeExit(): DecodedExit | null {
     const v = this.vmx;
     if (!v || !v.hasCurrent || v.lastExit.reason === -1) return null;
+    // monitor mode: the monitor changed GUEST_RIP and the registers when it handled the exit
+    if (this.monitorMode && this.decoded && this.decoded.key === this.exitKey()) return this.decoded.d;
     const d = v.vmcs;
     const raw = d.u32(SL.reason);
     const dr = decodeExitReason(raw);

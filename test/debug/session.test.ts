@@ -419,3 +419,49 @@ describe('debug adapter (--server on loopback)', function () {
     }
   });
 });
+
+describe('debug adapter: a freestanding C program (test/fixtures/debug/cprog.c)', function () {
+  this.timeout(30000);
+  let dc: DebugClient;
+  const csrc = path.join(root, 'test/fixtures/debug/cprog.c');
+  const elf = path.join(root, 'test/fixtures/debug/cprog.elf');
+
+  beforeEach(async () => {
+    dc = newClient();
+    await dc.start();
+    await initialize(dc);
+  });
+  afterEach(async () => {
+    await dc.stop().catch(() => undefined);
+  });
+
+  it('binds and hits a breakpoint on a .c line, shows the C frame, steps over a call and reads locals', async () => {
+    const output: string[] = [];
+    dc.on('output', (e: DebugProtocol.OutputEvent) => output.push(e.body.output));
+    await launchStopped(dc, { program: elf });
+    assert.equal((await topFrame(dc)).instructionPointerReference, '0x100000', 'the ELF entry, flat protected mode');
+    const set = await dc.setBreakpointsRequest({ source: { path: csrc }, breakpoints: [{ line: 15 }] });
+    assert.ok(set.body.breakpoints[0].verified, JSON.stringify(set.body.breakpoints));
+    assert.equal(set.body.breakpoints[0].line, 15);
+    const hit = stoppedEvent(dc, 'breakpoint');
+    await dc.continueRequest({ threadId: 1 });
+    await hit;
+    let f = await topFrame(dc);
+    assert.equal(f.source?.path, csrc);
+    assert.equal(f.line, 15);
+    assert.equal(BigInt(await evaluate(dc, 'dword [ebp - 4]')), 7n, 'x = 7 (at ebp-4 at -O0)');
+    const step = stoppedEvent(dc, 'step');
+    await dc.nextRequest({ threadId: 1 });
+    await step;
+    f = await topFrame(dc);
+    assert.equal(f.source?.path, csrc);
+    assert.equal(f.line, 16, 'next steps over the call to add');
+    assert.equal(BigInt(await evaluate(dc, 'dword [ebp - 8]')), 10n, 'y = add(7, 3)');
+    assert.equal(BigInt(await evaluate(dc, 'dword [counter]')), 55n, 'the global, by its symbol');
+    assert.equal(BigInt(await evaluate(dc, 'dword [ebp - 4] + dword [ebp - 8] == 17')), 1n);
+    const exited = dc.waitForEvent('terminated');
+    await dc.continueRequest({ threadId: 1 });
+    await exited;
+    assert.ok(output.join('').includes('A'), `main's result 65 on port 0xE9: ${JSON.stringify(output)}`);
+  });
+});
