@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { VmxDebugSession } from '../debug/session';
 import { nodeFileAccessor } from '../debug/nodeFiles';
 import { debugInfoLoaders } from '../debug/loaders';
+import { nodeSerialTerminalHost } from '../debug/serialTerminalHost';
 import { VmxConfigurationProvider } from './configProvider';
 import { VmxStopState } from './stopState';
 import { VmxStatusBar } from './statusBar';
@@ -26,7 +27,9 @@ class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
         env: { ELECTRON_RUN_AS_NODE: '1' },
       });
     }
-    const session = new VmxDebugSession(nodeFileAccessor, debugInfoLoaders);
+    // COM1 can go to an integrated terminal: the helper script ships as dist/serialTerminal.js
+    const terminal = nodeSerialTerminalHost(this.context.asAbsolutePath('dist/serialTerminal.js'));
+    const session = new VmxDebugSession(nodeFileAccessor, debugInfoLoaders, terminal);
     return new vscode.DebugAdapterInlineImplementation(session as unknown as vscode.DebugAdapter);
   }
 }
