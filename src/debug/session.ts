@@ -628,6 +628,14 @@ export class VmxDebugSession extends DebugSession {
     return undefined;
   }
 
+  /** Build-time source paths (from DWARF) mapped to the paths the client set breakpoints in. */
+  private readonly clientPaths = new Map<string, string>();
+
+  /** The path to show for a source file named by the debug information. */
+  private clientPath(recorded: string): string {
+    return this.clientPaths.get(recorded) ?? recorded;
+  }
+
   private bindSource(path: string, bps: DebugProtocol.SourceBreakpoint[], notify: boolean): DebugProtocol.Breakpoint[] {
     const out: DebugProtocol.Breakpoint[] = [];
     const code: CodeBreakpoint[] = [];
@@ -667,6 +675,9 @@ export class VmxDebugSession extends DebugSession {
           if (line !== bp.line) b.message = `line ${bp.line} has no code: moved to line ${line}`;
           for (const a of addresses) {
             code.push({ id, kind: 'source', address: a, condition: bp.condition, hitCondition: bp.hitCondition, logMessage: bp.logMessage, hits: 0 });
+            // the debug info may name the file by the path it was built at: remember the client's path
+            const recorded = info.lineForAddress(a)?.file;
+            if (recorded !== undefined && recorded !== path) this.clientPaths.set(recorded, path);
           }
         }
       }
@@ -766,7 +777,7 @@ export class VmxDebugSession extends DebugSession {
         b.verified = true;
         b.instructionReference = hexAddr(a);
         const loc = this.debugInfo.lineForAddress(a);
-        if (loc) { b.source = new Source(basename(loc.file), loc.file); b.line = loc.line; }
+        if (loc) { b.source = new Source(basename(loc.file), this.clientPath(loc.file)); b.line = loc.line; }
         code.push({ id, kind: 'function', address: a, condition: bp.condition, hitCondition: bp.hitCondition, hits: 0 });
       }
       out.push(b);
@@ -1115,7 +1126,7 @@ export class VmxDebugSession extends DebugSession {
         const sf = new StackFrame(FRAME_BASE + start + k, f.name) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = hexAddr(f.pc);
         if (f.location) {
-          sf.source = new Source(basename(f.location.file), f.location.file);
+          sf.source = new Source(basename(f.location.file), this.clientPath(f.location.file));
           sf.line = f.location.line;
           sf.column = f.location.column ?? 1;
         } else {
@@ -1396,7 +1407,7 @@ export class VmxDebugSession extends DebugSession {
           if (l.invalid) d.presentationHint = 'invalid';
           if (l.symbol && args.resolveSymbols !== false) d.symbol = l.symbol;
           if (l.location) {
-            d.location = new Source(basename(l.location.file), l.location.file);
+            d.location = new Source(basename(l.location.file), this.clientPath(l.location.file));
             d.line = l.location.line;
           }
           return d;
