@@ -1350,6 +1350,25 @@ export class Cpu {
               case 48 /* JNZ */: if (!this.zeroResult()) this.branch(ins.target); break;
               case 49 /* JB */: if (this.getCF() !== 0) this.branch(ins.target); break;
               case 50 /* JAE */: if (this.getCF() === 0) this.branch(ins.target); break;
+              case 51 /* PUSH_R */: this.push(ins.size, ins.size === 2 ? r[ins.reg] & 0xFFFF : r[ins.reg]); break;
+              case 52 /* POP_R */: { const v = this.pop(ins.size); if (ins.size === 2) r[ins.reg] = (r[ins.reg] & ~0xFFFF) | v; else { r[ins.reg] = v; rh[ins.reg] = 0; } break; }
+              case 53 /* CALL_REL */: {
+                const t = ins.target;
+                // the target is checked before the return address is pushed (the handler raises the fault)
+                if (this.mode64 || t > this.segLimit[K.SEG_CS]) { this.curK = k; ins.fn(this, ins); break; }
+                this.push(ins.size, ins.next);
+                this.rip = t;
+                break;
+              }
+              case 54 /* RET */: {
+                if (this.mode64) { this.curK = k; ins.fn(this, ins); break; }
+                const lo = r[4], hi = rh[4];
+                const t = ins.size === 2 ? this.pop(2) : this.pop(4) >>> 0;
+                // a bad target faults with the stack pointer as it was before the RET
+                if (t > this.segLimit[K.SEG_CS]) { r[4] = lo; rh[4] = hi; this.curK = k; ins.fn(this, ins); break; }
+                this.rip = t;
+                break;
+              }
               default: this.curK = k; ins.fn(this, ins);
             }
           }

@@ -57,6 +57,10 @@ export const KIND_JZ = 47;
 export const KIND_JNZ = 48;
 export const KIND_JB = 49;
 export const KIND_JAE = 50;
+export const KIND_PUSH_R = 51;
+export const KIND_POP_R = 52;
+export const KIND_CALL_REL = 53;
+export const KIND_RET = 54;
 
 const ALU = ['ADD', 'OR', '', '', 'AND', 'SUB', 'XOR', 'CMP'];
 const KIND_BY_NAME: Record<string, number> = {
@@ -133,6 +137,13 @@ export function kindOf(i: Instr): number {
   if (is(i, 'jcc_5')) return KIND_JNZ;
   if (is(i, 'jcc') && i.cc === 2) return KIND_JB;
   if (is(i, 'jcc') && i.cc === 3) return KIND_JAE;
+  // stack and near calls with 16/32-bit operands (64-bit ones keep their handlers)
+  if (i.size === 2 || i.size === 4) {
+    if (is(i, 'push_R')) return KIND_PUSH_R;
+    if (is(i, 'pop_R')) return KIND_POP_R;
+    if (is(i, 'call_rel')) return KIND_CALL_REL;
+    if (is(i, 'ret_near') && i.imm === 0) return KIND_RET;
+  }
   return 0;
 }
 

@@ -34,7 +34,7 @@ function program(bits: 32 | 64, seed: number, count: number): Uint8Array {
     if (rex) pre.push(rex);
     const modrm = 0xC0 | ((reg & 7) << 3) | (rm & 7);
     const op = rnd() % 8;
-    switch (rnd() % 9) {
+    switch (rnd() % 10) {
       case 0: out.push(...pre, (op << 3) | 1, modrm); break;                 // op E, G
       case 1: out.push(...pre, (op << 3) | 3, modrm); break;                 // op G, E
       case 2: out.push(...pre, 0x83, 0xC0 | (op << 3) | (rm & 7), rnd() & 0xFF); break;
@@ -47,6 +47,13 @@ function program(bits: 32 | 64, seed: number, count: number): Uint8Array {
       case 5: out.push(...pre, rnd() & 1 ? 0x89 : 0x8B, modrm); break;
       case 6: out.push(...(rex & 5 ? [0x40 | (rex & 5)] : []), rnd() & 1 ? 0x88 : 0x8A, modrm); break; // 8-bit mov
       case 7: out.push([0x72, 0x73, 0x74, 0x75][rnd() % 4], 0); break;       // jcc +0
+      case 8: {
+        // push/pop r (16-bit with 0x66, else the mode's stack width; never RSP)
+        if (size === 2) out.push(0x66);
+        if (rm >= 8) out.push(0x41);
+        out.push((rnd() & 1 ? 0x50 : 0x58) | (rm & 7));
+        break;
+      }
       default: out.push(...pre, 0x0F, 0xAF, modrm); break;                   // imul: not inlined
     }
   }
