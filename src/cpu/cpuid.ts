@@ -6,10 +6,10 @@ import type { Cpu } from './cpu';
  */
 
 /**
- * CPUID.1:EDX features: DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE CMOV PAT PSE36. VME (bit 1) is not
+ * CPUID.1:EDX features: DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE CMOV PAT PSE36 CLFSH. VME (bit 1) is not
  * reported: virtual-8086 mode works, its CR4.VME/PVI extensions are not emulated.
  */
-const LEAF1_EDX = (1 << 7) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
+const LEAF1_EDX = (1 << 19) | (1 << 7) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) |
   (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 17);
 /** CPUID.1:ECX: MONITOR (3), CX16 (13), PCID (17), x2APIC (21), MOVBE (22), POPCNT (23). VMX (5) is added by the VMX layer. */
 const LEAF1_ECX = (1 << 3) | (1 << 17) | (1 << 13) | (1 << 21) | (1 << 22) | (1 << 23);

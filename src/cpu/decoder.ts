@@ -687,7 +687,7 @@ function decodeSecondary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
       const sub = (m >> 3) & 7;
       if ((m >> 6) === 3) {
         if (rep === 0xF3 && sub < 4 && bits === 64) { ins.cc = sub; ins.fn = h('fsgsbase'); return; }
-        if (rep === 0 && !op66 && sub >= 5) { ins.fn = h('nop'); return; } // LFENCE, MFENCE, SFENCE
+        // LFENCE/MFENCE/SFENCE belong to SSE/SSE2, which CPUID does not report: #UD like the rest
         return;
       }
       finishRipRel(ins, rip);

@@ -139,3 +139,21 @@ describe('MONITOR/MWAIT', () => {
     assert.equal(runSnippet({ bits: 32, code: hex('b8 00 00 02 00 b9 01 00 00 00 0f 01 c8') }).exception, 13);
   });
 });
+
+describe('CPUID describes what is emulated', () => {
+  const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((b) => parseInt(b, 16)));
+  it('reports no FPU, SSE or SSE2, and their instructions raise #UD', () => {
+    // mov eax, 1; cpuid
+    const r = runSnippet({ bits: 32, code: hex('b8 01 00 00 00 0f a2') });
+    const edx = Number(r.regs[2]);
+    assert.equal(edx & 1, 0, 'FPU');
+    assert.equal(edx & (1 << 25), 0, 'SSE');
+    assert.equal(edx & (1 << 26), 0, 'SSE2');
+    assert.ok(edx & (1 << 19), 'CLFLUSH is emulated and reported');
+    assert.equal(runSnippet({ bits: 32, code: hex('0f ae f0') }).exception, 6, 'MFENCE');
+    assert.equal(runSnippet({ bits: 32, code: hex('0f ae e8') }).exception, 6, 'LFENCE');
+    assert.equal(runSnippet({ bits: 32, code: hex('0f 28 c1') }).exception, 6, 'MOVAPS');
+    assert.equal(runSnippet({ bits: 32, code: hex('d9 e8') }).exception, 6, 'FLD1 with CR0.EM=0 and no FPU');
+    assert.equal(runSnippet({ bits: 32, code: hex('0f ae 3d 00 00 02 00') }).exception, undefined, 'CLFLUSH');
+  });
+});
