@@ -968,29 +968,24 @@ export class VmxDebugSession extends DebugSession {
   }
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
-    this.guard(response, () => {
-      const e = this.requireStopped('next');
-      this.sendResponse(response);
-      this.resumed();
-      e.step('over', this.granularity(args.granularity));
-    });
+    this.startStep(response, 'next', 'over', args.granularity);
   }
 
   protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
-    this.guard(response, () => {
-      const e = this.requireStopped('stepIn');
-      this.sendResponse(response);
-      this.resumed();
-      e.step('in', this.granularity(args.granularity));
-    });
+    this.startStep(response, 'stepIn', 'in', args.granularity);
   }
 
   protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
+    this.startStep(response, 'stepOut', 'out', args.granularity);
+  }
+
+  /** next / stepIn / stepOut: answer at once, then let the engine run the step in slices. */
+  private startStep(response: DebugProtocol.Response, request: string, kind: 'over' | 'in' | 'out', g: DebugProtocol.SteppingGranularity | undefined): void {
     this.guard(response, () => {
-      const e = this.requireStopped('stepOut');
+      const e = this.requireStopped(request);
       this.sendResponse(response);
       this.resumed();
-      e.step('out', this.granularity(args.granularity));
+      e.step(kind, this.granularity(g));
     });
   }
 
