@@ -7,7 +7,7 @@ import { desc, descAr, descBase64, descBase, descLimit, readDescriptor } from '.
 import { def } from './registry';
 import { readE } from './operands';
 import {
-  EXIT, exitAlways, interceptClts, interceptDescTable, interceptInvlpg, interceptIo, interceptLdtrTr, interceptLmsw,
+  EXIT, exitAlways, exitAlwaysAtBlockEnd, interceptClts, interceptDescTable, interceptInvlpg, interceptIo, interceptLdtrTr, interceptLmsw,
   interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptMwait, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
   interceptWrmsr, markSti, rdtscpAllowed, vmxCrCheck,
 } from '../vmx/intercept';
@@ -312,7 +312,8 @@ function wrmsr(c: Cpu, i: Instr): void {
 }
 
 function cpuid(c: Cpu, i: Instr): void {
-  if (c.nonRoot) exitAlways(c, i, EXIT.CPUID);
+  // CPUID ends its block, so its exit can return instead of throwing
+  if (c.nonRoot) { exitAlwaysAtBlockEnd(c, i, EXIT.CPUID); return; }
   const out = c.cpuid.query(c.r[0] >>> 0, c.r[1] >>> 0, c);
   for (let k = 0; k < 4; k++) { c.r[[0, 3, 1, 2][k]] = out[k]; c.rh[[0, 3, 1, 2][k]] = 0; }
 }
@@ -364,25 +365,26 @@ function sti(c: Cpu, i: Instr): void {
 // ---- port I/O ----
 
 /** Non-root I/O: the IOPL / TSS permission check has priority over the VM exit (SDM 26.1.1). */
-function vmxIo(c: Cpu, i: Instr, port: number, isIn: boolean, imm: boolean): void {
+/** True when the I/O instruction caused a VM exit (the permission check comes first, SDM 26.1.1). */
+function vmxIo(c: Cpu, i: Instr, port: number, isIn: boolean, imm: boolean): boolean {
   if (c.needsIoCheck()) c.checkIoPermission(port, i.size);
-  interceptIo(c, i, port, i.size, isIn, imm);
+  return interceptIo(c, i, port, i.size, isIn, imm);
 }
 
 function inI(c: Cpu, i: Instr): void {
-  if (c.nonRoot) vmxIo(c, i, i.imm, true, true);
+  if (c.nonRoot && vmxIo(c, i, i.imm, true, true)) return;
   c.setReg(i.size, 0, c.portIn(i.imm, i.size));
 }
 function inDX(c: Cpu, i: Instr): void {
-  if (c.nonRoot) vmxIo(c, i, c.r[2] & 0xFFFF, true, false);
+  if (c.nonRoot && vmxIo(c, i, c.r[2] & 0xFFFF, true, false)) return;
   c.setReg(i.size, 0, c.portIn(c.r[2] & 0xFFFF, i.size));
 }
 function outI(c: Cpu, i: Instr): void {
-  if (c.nonRoot) vmxIo(c, i, i.imm, false, true);
+  if (c.nonRoot && vmxIo(c, i, i.imm, false, true)) return;
   c.portOut(i.imm, i.size, c.getReg(i.size, 0));
 }
 function outDX(c: Cpu, i: Instr): void {
-  if (c.nonRoot) vmxIo(c, i, c.r[2] & 0xFFFF, false, false);
+  if (c.nonRoot && vmxIo(c, i, c.r[2] & 0xFFFF, false, false)) return;
   c.portOut(c.r[2] & 0xFFFF, i.size, c.getReg(i.size, 0));
 }
 

@@ -250,11 +250,9 @@ function launchOrResume(c: Cpu, i: Instr, launch: boolean): void {
   if (!launch && st === LAUNCH_AFTER_VMXOFF) return vmFailValid(c, v, 6);
   if (!launch && st !== LAUNCH_LAUNCHED) return vmFailValid(c, v, 5);
   // VM entry changes the whole machine state: RIP and flags of the failure paths are set before
-  const outcome = vmEntry(c, v, launch);
-  if (outcome === 'fail') return;
-  // the instruction retired into the guest (or, after a failed entry, into the host): count it
-  c.icount += 1;
-  throw BLOCK_EXIT;
+  // VMLAUNCH/VMRESUME end their block, so the run loop simply continues at the new RIP (guest, or host
+  // after a failed entry) and counts the instruction as retired; nothing needs to be thrown
+  vmEntry(c, v, launch);
 }
 
 function vmcall(c: Cpu, i: Instr): void {

@@ -77,6 +77,18 @@ export function exitForInstruction(c: Cpu, i: Instr, reason: number, qual: numbe
   throw BLOCK_EXIT;
 }
 
+/**
+ * The same VM exit for an instruction that ends its block (I/O, CPUID, HLT): the handler returns
+ * instead of throwing. Throwing costs microseconds in V8 and keeps the throwing functions from ever
+ * being optimised; here the run loop simply continues at HOST_RIP. The loop counts the instruction
+ * as executed, so one is taken back: an exiting instruction does not retire.
+ */
+export function exitAtBlockEnd(c: Cpu, i: Instr, reason: number, qual: number): void {
+  exitInfo.len = i.len;
+  vmExit(c, reason, qual, i.rip);
+  c.icount -= 1;
+}
+
 /** Performs a VM exit with basic reason `reason` and the given qualification; guest RIP as given. */
 export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): void {
   const v = vmxOf(c);

@@ -3,7 +3,7 @@ import type { Cpu } from '../cpu';
 import * as K from '../constants';
 import { controlMask, makeCrAccessQualification, makeIoQualification, makeMovDrQualification } from './spec';
 import * as S from './slots';
-import { exitForInstruction, exitInfo } from './exit';
+import { exitAtBlockEnd, exitForInstruction, exitInfo } from './exit';
 import { SHADOW_STI, vmxOf } from './state';
 
 /**
@@ -61,6 +61,11 @@ export function proc2(c: Cpu): number {
 /** Instructions that exit unconditionally in non-root operation (CPUID, INVD, GETSEC, XSETBV, ...). */
 export function exitAlways(c: Cpu, i: Instr, reason: number): never {
   return exitForInstruction(c, i, reason, 0);
+}
+
+/** An unconditional exit by an instruction that ends its block (CPUID): returns after the exit. */
+export function exitAlwaysAtBlockEnd(c: Cpu, i: Instr, reason: number): void {
+  exitAtBlockEnd(c, i, reason, 0);
 }
 
 export function interceptHlt(c: Cpu, i: Instr): void {
@@ -169,9 +174,13 @@ export function ioExits(c: Cpu, port: number, size: number): boolean {
 }
 
 /** IN/OUT (immediate or DX). Called after the IOPL / TSS permission check, which has priority. */
-export function interceptIo(c: Cpu, i: Instr, port: number, size: number, isIn: boolean, imm: boolean): void {
-  if (!ioExits(c, port, size)) return;
-  exitForInstruction(c, i, EXIT.IO, makeIoQualification({ size: size as 1 | 2 | 4, direction: isIn ? 'in' : 'out', string: false, rep: false, immediate: imm, port }));
+/** IN/OUT in non-root operation: true when it caused a VM exit (the handler must then return at once). */
+export function interceptIo(c: Cpu, i: Instr, port: number, size: number, isIn: boolean, imm: boolean): boolean {
+  if (!ioExits(c, port, size)) return false;
+  // SDM 28.2.1 Table 28-5: size - 1 in bits 2:0, direction bit 3, operand encoding bit 6, port 31:16
+  const qual = ((size - 1) | (isIn ? 8 : 0) | (imm ? 0x40 : 0) | (port << 16)) >>> 0;
+  exitAtBlockEnd(c, i, EXIT.IO, qual);
+  return true;
 }
 
 /** INS/OUTS with or without REP: linear address of the first element and instruction information. */

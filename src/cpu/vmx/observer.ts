@@ -118,6 +118,14 @@ export function installVmxObserverShims(errorFieldSlot: number, slotOfEncoding: 
         throw e;
       }
       if (wasNonRoot) return;
+      if (name === 'vmlaunch' || name === 'vmresume') {
+        // entries return normally (the instruction ends its block): now in the guest, or back in the host
+        if (c.nonRoot) { o.vmEntry?.(c, v); return; }
+        if (v.lastEntryFailure && !(c.getFlags() & F.ZF)) {
+          o.entryFailure?.(c, v, v.lastEntryFailure, ev);
+          return;
+        }
+      }
       const fl = c.getFlags();
       if (fl & F.CF && name !== 'vmptrst') {
         o.vmFail?.(c, v, -1, ev);
