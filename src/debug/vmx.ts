@@ -547,6 +547,13 @@ export class VmxDebug {
       launchState: launch === 0 ? 'clear' : launch === 1 ? 'launched' : 'launched, then VMXOFF',
       inVmx: v.inVmx,
       nonRoot: this.cpu().nonRoot,
+      // allowed settings of each 32-bit control vector (TRUE_ capability MSRs where the model has them)
+      controls: Object.fromEntries(
+        (['pin', 'proc1', 'proc2', 'exit', 'entry'] as const).map((vec) => {
+          const c = vec === 'pin' ? v.caps.pin : vec === 'proc1' ? v.caps.proc1 : vec === 'proc2' ? v.caps.proc2 : vec === 'exit' ? v.caps.exit : v.caps.entry;
+          return [vec, { must1: hexAddr(c.must1 >>> 0), may1: hexAddr(c.may1 >>> 0) }];
+        }),
+      ),
       fields: VMCS_FIELDS.map((f, k) => ({
         name: f.name, encoding: formatEncoding(f.encoding), area: f.area, width: f.width, description: f.description,
         value: hexAddr(value(k)), pointer: f.pointer === true, readOnly: isReadOnlyField(f), supported: v.caps.fieldSupported[k] === 1,

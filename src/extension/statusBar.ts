@@ -3,7 +3,7 @@ import type { VmxStopState } from './stopState';
 import { parseValue } from './vmcsTree/model';
 import { formatExitReason } from '../cpu/vmx/spec';
 
-/** Status bar: VMX root / non-root and the last exit reason at each stop; a click opens the VMCS view. */
+/** Status bar: VMX root / non-root and the last exit reason at each stop; a click opens the VMCS inspector. */
 export class VmxStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('vmx-debug.status', vscode.StatusBarAlignment.Left, 50);
   private readonly sub: vscode.Disposable;
@@ -35,7 +35,7 @@ export class VmxStatusBar implements vscode.Disposable {
     const reasonField = cur?.fields?.find((f) => f.name === 'VM_EXIT_REASON');
     const reason = reasonField && parseValue(reasonField.value) !== 0n ? formatExitReason(parseValue(reasonField.value)) : undefined;
     this.item.text = `$(chip) ${world}${reason ? ` · last exit: ${reason}` : ''}`;
-    this.item.tooltip = `vmx-debug: ${world}${reason ? `\nLast VM exit: ${reason}` : ''}${s.stopBody?.description ? `\nStopped: ${s.stopBody.description}` : ''}\nClick to open the VMCS view`;
+    this.item.tooltip = `vmx-debug: ${world}${reason ? `\nLast VM exit: ${reason}` : ''}${s.stopBody?.description ? `\nStopped: ${s.stopBody.description}` : ''}\nClick to open the VMCS inspector`;
     this.item.show();
   }
 

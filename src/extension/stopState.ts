@@ -14,6 +14,10 @@ export class VmxStopState implements vscode.Disposable {
   /** The stopped event's body of the current stop. */
   stopBody: { reason?: string; description?: string; text?: string } | undefined;
   private stopSeq = 0;
+  /** Increments at every stop (views use it to do per-stop work once). */
+  get stopNumber(): number {
+    return this.stopSeq;
+  }
   private fetchSeq = -1;
   private fetching: Promise<ReadVmcsResponse | undefined> | undefined;
   private last: Snapshots | undefined;

@@ -1,6 +1,10 @@
 import * as vscode from 'vscode';
 import type { VmxStopState } from '../stopState';
 import { buildVmcsTree, type VmcsNode } from './model';
+import { formatValue, type FieldFormat } from './edit';
+
+const FORMAT_KEY = 'vmx-debug.vmcs.format';
+const EXPANDED_KEY = 'vmx-debug.vmcs.expanded';
 
 /**
  * The VMCS tree view (Run and Debug side bar): a thin TreeDataProvider over the pure model. Reads the
@@ -14,14 +18,42 @@ export class VmcsTreeProvider implements vscode.TreeDataProvider<VmcsNode>, vsco
   private stale = true;
   private readonly subs: vscode.Disposable[] = [];
   view: vscode.TreeView<VmcsNode> | undefined;
+  /** Value format and expanded node ids, persisted per workspace (context.workspaceState). */
+  format: FieldFormat;
+  private readonly expanded: Set<string>;
+  /** Fields with a "break when this field changes" data breakpoint (context value `.watched`). */
+  watched: ReadonlySet<string> = new Set();
 
-  constructor(private readonly state: VmxStopState) {
+  constructor(private readonly state: VmxStopState, private readonly memento?: vscode.Memento) {
+    this.format = memento?.get<FieldFormat>(FORMAT_KEY, 'hex') ?? 'hex';
+    this.expanded = new Set(memento?.get<string[]>(EXPANDED_KEY, []) ?? []);
     this.subs.push(state.onDidChange(() => this.invalidate()));
+  }
+
+  setFormat(f: FieldFormat): void {
+    this.format = f;
+    void this.memento?.update(FORMAT_KEY, f);
+    void vscode.commands.executeCommand('setContext', 'vmx-debug.vmcs.decimal', f === 'dec');
+    this.refresh();
+  }
+
+  private saveExpanded(n: VmcsNode, open: boolean): void {
+    // VMCS roots start expanded: remember when they are collapsed (`!id`); other nodes: when expanded.
+    const id = n.kind === 'vmcs' ? `!${n.id}` : n.id;
+    if (open === (n.kind !== 'vmcs')) this.expanded.add(id); else this.expanded.delete(id);
+    // Bounded: a long list of ids from old VMCS regions is of no use.
+    const list = [...this.expanded].slice(-500);
+    void this.memento?.update(EXPANDED_KEY, list);
   }
 
   attach(view: vscode.TreeView<VmcsNode>): void {
     this.view = view;
     this.visible = view.visible;
+    void vscode.commands.executeCommand('setContext', 'vmx-debug.vmcs.decimal', this.format === 'dec');
+    this.subs.push(
+      view.onDidExpandElement((e) => this.saveExpanded(e.element, true)),
+      view.onDidCollapseElement((e) => this.saveExpanded(e.element, false)),
+    );
     this.subs.push(view.onDidChangeVisibility((e) => {
       this.visible = e.visible;
       if (e.visible && this.stale) this.refresh();
@@ -49,17 +81,18 @@ export class VmcsTreeProvider implements vscode.TreeDataProvider<VmcsNode>, vsco
   }
 
   getTreeItem(n: VmcsNode): vscode.TreeItem {
+    const open = n.kind === 'vmcs' ? !this.expanded.has(`!${n.id}`) : this.expanded.has(n.id);
     const collapsible = n.children?.length
-      ? n.kind === 'vmcs' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed
+      ? open ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed
       : vscode.TreeItemCollapsibleState.None;
     const label: vscode.TreeItemLabel = { label: n.label, highlights: n.changed && n.kind !== 'area' && n.kind !== 'vmcs' ? [[0, n.label.length]] : undefined };
     const item = new vscode.TreeItem(label, collapsible);
     item.id = n.id;
-    item.description = n.description;
+    item.description = n.kind === 'field' && this.format === 'dec' ? `${formatValue(n.value, 'dec')}${n.decoded ? `  ${n.decoded}` : ''}` : n.description;
     item.tooltip = n.tooltip;
     switch (n.kind) {
       case 'field':
-        item.contextValue = ['field', n.field.pointer ? 'pointer' : '', n.field.readOnly ? 'readonly' : 'writable'].filter(Boolean).join('.');
+        item.contextValue = ['field', n.field.pointer ? 'pointer' : '', n.field.readOnly || !n.field.supported ? 'readonly' : 'writable', this.watched.has(n.field.name) ? 'watched' : 'unwatched'].filter(Boolean).join('.');
         if (n.changed) item.iconPath = new vscode.ThemeIcon('diff-modified', new vscode.ThemeColor('gitDecoration.modifiedResourceForeground'));
         break;
       case 'bit':
