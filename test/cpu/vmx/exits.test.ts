@@ -31,6 +31,20 @@ describe('VMX: VM exits', () => {
     assert.ok(g.cpu.nonRoot);
   });
 
+  it('36 MWAIT and 39 MONITOR (MWAIT / MONITOR exiting); without them both run in the guest', () => {
+    // xor ecx, ecx ; xor edx, edx ; mov eax, 0x60000 ; monitor  /  ... ; mwait
+    const setup = [0x31, 0xC9, 0x31, 0xD2, 0xB8, 0x00, 0x00, 0x06, 0x00];
+    const mon = new VmxHost();
+    mon.exitOn([...setup, 0x0F, 0x01, 0xC8], p1('CPU_BASED_MONITOR_EXITING'), 39);
+    assert.equal(mon.field('VM_EXIT_INSTRUCTION_LEN'), 3n);
+    assert.equal(mon.field('GUEST_RIP'), G + BigInt(setup.length));
+    const mw = new VmxHost();
+    mw.exitOn([...setup, 0x0F, 0x01, 0xC9], p1('CPU_BASED_MWAIT_EXITING'), 36);
+    assert.equal(mw.field('VM_EXIT_INSTRUCTION_LEN'), 3n);
+    // without the controls, MONITOR and MWAIT execute and the guest reaches the CPUID that exits
+    new VmxHost().exitOn([...setup, 0x0F, 0x01, 0xC8, 0x0F, 0x01, 0xC9, ...CPUID], () => undefined, 10);
+  });
+
   it('13 INVD, 54 WBINVD (WBINVD exiting)', () => {
     new VmxHost().exitOn([0x0F, 0x08], () => undefined, 13);
     new VmxHost().exitOn([0x0F, 0x09], p2('SECONDARY_EXEC_WBINVD_EXITING'), 54);
