@@ -127,6 +127,7 @@ start:
     and edx, (1 << 7) | (1 << 1)
     cmp edx, (1 << 7) | (1 << 1)
     jne .no_ug
+    mov byte [rel use_real], 1
     lea rsi, [rel msg_ug_yes]
     call puts
     jmp .ug_done
@@ -225,6 +226,12 @@ start:
     mov eax, F_GUEST_CR4
     vmwrite rax, rdx
 
+%ifndef BENCH
+    cmp byte [rel use_real], 0
+    je .launch
+    call real_mode_guest
+.launch:
+%endif
     ; ---- 4. launch ----
     vmlaunch
     ; only a failed VMLAUNCH comes back here
@@ -381,6 +388,145 @@ host_exit:
     lea rsi, [rel msg_sum4]
     call puts
     jmp stop
+
+; ---- 3b. a real-mode guest: unrestricted guest + EPT (when the CPU offers both) ----
+; The 16-bit guest is copied below 1 MiB (REAL_BASE) and runs at CS:IP = REAL_SEG:0 with CR0.PE = 0.
+; EPT maps guest-physical = host-physical for the first 4 GiB with four 1 GiB pages.
+REAL_BASE equ 0x8000
+REAL_SEG equ REAL_BASE >> 4
+EPT_PML4 equ 0x200000
+EPT_PDPT equ 0x201000
+F_EPT_POINTER equ 0x201a
+F_GUEST_IDTR_BASE equ 0x6818
+F_GUEST_LDTR_SELECTOR equ 0x080c
+SECONDARY_EPT equ 1 << 1
+SECONDARY_UG equ 1 << 7
+real_mode_guest:
+    lea rsi, [rel guest16]
+    mov edi, REAL_BASE
+    mov ecx, guest16_end - guest16
+    rep movsb
+    ; EPT: PML4[0] -> PDPT; PDPT[0..3] = 1 GiB pages, read/write/execute, write-back (type 6)
+    mov edi, EPT_PML4
+    xor eax, eax
+    mov ecx, 2 * 4096 / 4
+    rep stosd
+    mov dword [EPT_PML4], EPT_PDPT | 7
+    xor ecx, ecx
+.pdpt:
+    mov rax, rcx
+    shl rax, 30
+    or rax, 0x80 | (6 << 3) | 7
+    mov [EPT_PDPT + rcx * 8], rax
+    inc ecx
+    cmp ecx, 4
+    jb .pdpt
+    mov eax, F_EPT_POINTER
+    mov edx, EPT_PML4 | (3 << 3) | 6   ; 4-level walk, write-back
+    vmwrite rax, rdx
+    ; secondary controls: EPT and unrestricted guest (and the VPID chosen above, if any)
+    mov eax, F_SECONDARY_VM_EXEC_CONTROL
+    vmread rdx, rax
+    or edx, SECONDARY_EPT | SECONDARY_UG
+    vmwrite rax, rdx
+    ; the guest is not an IA-32e guest
+    mov eax, F_VM_ENTRY_CONTROLS
+    vmread rdx, rax
+    and edx, ~IA32E_MODE_GUEST
+    vmwrite rax, rdx
+    ; CR0: NE and ET only (PE = PG = 0 is what unrestricted guest allows); CR4: VMXE; no paging
+    mov eax, F_GUEST_CR0
+    mov edx, 0x30
+    vmwrite rax, rdx
+    mov eax, F_GUEST_CR3
+    xor edx, edx
+    vmwrite rax, rdx
+    mov eax, F_GUEST_CR4
+    mov edx, 1 << 13
+    vmwrite rax, rdx
+    ; ES, CS, SS, DS, FS, GS = REAL_SEG: base REAL_BASE, limit 64 KiB; CS is code, the rest data
+    xor ecx, ecx
+.seg:
+    lea eax, [F_GUEST_ES_SELECTOR + rcx * 2]
+    mov edx, REAL_SEG
+    vmwrite rax, rdx
+    lea eax, [F_GUEST_ES_BASE + rcx * 2]
+    mov edx, REAL_BASE
+    vmwrite rax, rdx
+    lea eax, [F_GUEST_ES_LIMIT + rcx * 2]
+    mov edx, 0xFFFF
+    vmwrite rax, rdx
+    lea eax, [F_GUEST_ES_AR_BYTES + rcx * 2]
+    mov edx, 0x93
+    cmp ecx, 1
+    jne .ar
+    mov edx, 0x9B
+.ar:
+    vmwrite rax, rdx
+    inc ecx
+    cmp ecx, 6
+    jb .seg
+    ; TR: a busy 32-bit TSS at 0 (the checks want a usable busy TSS even in real mode)
+    mov eax, F_GUEST_TR_SELECTOR
+    xor edx, edx
+    vmwrite rax, rdx
+    mov eax, F_GUEST_TR_BASE
+    vmwrite rax, rdx
+    mov eax, F_GUEST_TR_LIMIT
+    mov edx, 0xFFFF
+    vmwrite rax, rdx
+    ; the real-mode IVT: IDTR base 0, limit 0x3FF; GDTR unused
+    mov eax, F_GUEST_IDTR_BASE
+    xor edx, edx
+    vmwrite rax, rdx
+    mov eax, F_GUEST_IDTR_LIMIT
+    mov edx, 0x3FF
+    vmwrite rax, rdx
+    mov eax, F_GUEST_GDTR_BASE
+    xor edx, edx
+    vmwrite rax, rdx
+    mov eax, F_GUEST_GDTR_LIMIT
+    mov edx, 0xFFFF
+    vmwrite rax, rdx
+    mov eax, F_GUEST_RIP
+    xor edx, edx
+    vmwrite rax, rdx
+    mov eax, F_GUEST_RSP
+    mov edx, 0xFFF0
+    vmwrite rax, rdx
+    ret
+
+; the real-mode guest: 16-bit code, position independent (data by offset from its segment base)
+bits 16
+guest16:
+    xor eax, eax
+    xor ecx, ecx
+    cpuid                       ; exits: the hypervisor answers
+    mov [vendor16 - guest16], ebx
+    mov [vendor16 - guest16 + 4], edx
+    mov [vendor16 - guest16 + 8], ecx
+    mov si, gmsg16 - guest16
+    call gputs16
+    mov si, vendor16 - guest16
+    call gputs16
+    mov si, crlf16 - guest16
+    call gputs16
+    vmcall                      ; "I am done"
+    jmp $
+gputs16:
+    lodsb
+    test al, al
+    jz .done
+    mov dx, COM1
+    out dx, al                  ; each byte a VM exit
+    jmp gputs16
+.done:
+    ret
+gmsg16: db "guest: hello from real mode (unrestricted guest + EPT), CPUID vendor is ", 0
+vendor16: times 13 db 0
+crlf16: db 13, 10, 0
+guest16_end:
+bits 64
 
 ; ---- the guest: 64-bit, ring 0, same page tables ----
 guest:
@@ -547,6 +693,7 @@ vmcs_table:
 vmxon_ptr: dq vmxon_region
 vmcs_ptr: dq vmcs_region
 use_true: db 0
+use_real: db 0
 
 %ifndef BENCH
 align 8
@@ -561,7 +708,7 @@ n_cpuid: dq 0
 vendor: times 13 db 0
 
 msg_hello: db "mini-hypervisor: 64-bit host, enabling VMX", 13, 10, 0
-msg_ug_yes: db "mini-hypervisor: the CPU offers unrestricted guest + EPT (this build still launches a 64-bit guest)", 13, 10, 0
+msg_ug_yes: db "mini-hypervisor: the CPU offers unrestricted guest + EPT: launching a real-mode guest", 13, 10, 0
 msg_ug_no: db "mini-hypervisor: no unrestricted guest + EPT on this CPU model: launching a 64-bit guest", 13, 10, 0
 msg_unexpected: db "mini-hypervisor: unexpected VM exit, reason 0x", 0
 msg_sum1: db "mini-hypervisor: the guest is done: ", 0

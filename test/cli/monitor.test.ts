@@ -67,11 +67,19 @@ describe('vmx-debug run --monitor (CLI)', () => {
     assert.match(r.stderr, /needs unrestricted guest and EPT, but CPU model 'core2-no-ug' does not allow SECONDARY_EXEC_UNRESTRICTED_GUEST/);
   });
 
-  it('runs the bare-metal mini-hypervisor sample without any flag', () => {
+  it('runs the bare-metal mini-hypervisor sample without any flag: a real-mode guest with UG + EPT', () => {
     const r = run('run', 'samples/mini-hypervisor/mini-hypervisor.bin', '--mode', 'long');
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /launching a real-mode guest\r\n/);
+    assert.match(r.stdout, /guest: hello from real mode \(unrestricted guest \+ EPT\), CPUID vendor is VMXdebugMini\r\n/);
+    assert.match(r.stdout, /mini-hypervisor: the guest is done: 86 I\/O exits \(86 bytes to COM1\), 1 CPUID exits/);
+  });
+
+  it('the mini-hypervisor falls back to a 64-bit guest on a model without UG + EPT', () => {
+    const r = run('run', 'samples/mini-hypervisor/mini-hypervisor.bin', '--mode', 'long', '--vmx-model', 'core2-no-ug');
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /guest: hello from VMX non-root operation, CPUID vendor is VMXdebugMini\r\n/);
-    assert.match(r.stdout, /mini-hypervisor: the guest is done: \d+ I\/O exits \(\d+ bytes to COM1\), 1 CPUID exits/);
+    assert.match(r.stdout, /mini-hypervisor: the guest is done: 72 I\/O exits \(72 bytes to COM1\), 1 CPUID exits/);
   });
 
   it('--dump-vmcs in bare-metal mode shows the guest VMM\'s current VMCS', () => {
