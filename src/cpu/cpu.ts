@@ -42,7 +42,6 @@ const GRANULE_SHIFT = 5;
 export const EV_INTR = 1;
 export const EV_NMI = 2;
 export const EV_STOP = 4;
-export const EV_TLB = 8;
 /** Something in the CPU state needs a look (halt, shutdown, interrupt shadow). */
 export const EV_ATTN = 16;
 
@@ -232,8 +231,6 @@ export class Cpu {
   monitorArmed = false;
   /** Scratch for 64-bit reads: the high half of the last rd64. */
   hi = 0;
-  /** Scratch for instruction decoding across page boundaries. */
-  private fetchLin = 0;
 
   constructor(bus: PhysicalBus, io: PortBus) {
     this.bus = bus;
@@ -998,11 +995,7 @@ export class Cpu {
       this.tlbKey = null;
     }
     if (all || !(this.cr4 & K.CR4_PGE)) {
-      this.tlbRTag.fill(-1);
-      this.tlbWTag.fill(-1);
-      this.tlbXTag.fill(-1);
-      this.tlbCTag.fill(-1);
-      this.tlbHasLarge = false;
+      this.flushWorldTlb();
       return;
     }
     for (let k = 0; k < TLB_SIZE; k++) {

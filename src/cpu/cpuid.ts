@@ -62,9 +62,8 @@ export class CpuidTable {
       case 0x80000006: return [0, 0, 0, 0];
       case 0x80000008: return [(48 << 8) | 39, 0, 0, 0];
     }
-    // leaves above the maximum return the highest basic leaf's data (Intel behaviour)
+    // leaves above the maximum return the highest basic leaf's data (Intel behaviour): leaf 0xD's zeros
     void c;
-    if ((leaf >>> 0) < 0x80000000) return [0, 0, 0, 0];
     return [0, 0, 0, 0];
   }
 }

@@ -146,10 +146,8 @@ function decodeOne(c: Cpu, ins: Instr, rip: number): void {
   ins.op = b;
 
   // ---- ModRM helpers, closed over the prefix state ----
-  let modrmRead = false;
   const modrm = (): number => {
     const m = byte();
-    modrmRead = true;
     ins.modrm = m;
     const mod = m >> 6;
     ins.reg = ((m >> 3) & 7) | (rex & 4 ? 8 : 0);
@@ -172,7 +170,6 @@ function decodeOne(c: Cpu, ins: Instr, rip: number): void {
   const stackSize = (): number => (bits === 64 ? (op66 ? 2 : 8) : opsize);
   const inval64 = (): boolean => bits === 64;
   const end = (): void => { endsBlock = true; };
-  void modrmRead;
 
   if (b !== 0x0F) {
     decodePrimary(c, ins, b, { modrm, fix8, stackSize, inval64, end, rex, op66, rep, bits, rip, opsize, asize, seg });

@@ -7,9 +7,6 @@ import type { Machine } from './machine';
  * GDT in guest memory so later segment reloads by the guest find real descriptors.
  */
 
-/** Where the machine keeps the descriptor table and page tables it builds for the entry state. */
-const GDT_SIZE = 0x40;
-
 /** Flat descriptors: 0x08 32-bit code, 0x10 data, 0x18 64-bit code, 0x20 16-bit code, 0x28 16-bit data. */
 const GDT: [number, number][] = [
   [0, 0],
@@ -90,7 +87,6 @@ function placeTables(m: Machine, paging: boolean): number {
   const bytes = new Uint8Array(size);
   const dv = new DataView(bytes.buffer);
   GDT.forEach(([lo, hi], k) => { dv.setUint32(k * 8, lo, true); dv.setUint32(k * 8 + 4, hi, true); });
-  void GDT_SIZE;
   if (paging) {
     dv.setUint32(0x1000, base + 0x2000 + 3, true);
     for (let k = 0; k < 4; k++) dv.setUint32(0x2000 + k * 8, base + 0x3000 + k * 0x1000 + 3, true);

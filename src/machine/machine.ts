@@ -16,7 +16,7 @@ import { A20Gate } from './devices/a20Gate';
 import { SystemControlPortA } from './devices/systemControlPortA';
 import { Kbc8042 } from './devices/kbc8042';
 import { PciConfigSpace } from './devices/pciConfig';
-import { LocalApic, DEFAULT_APIC_BASE } from './devices/localApic';
+import { LocalApic } from './devices/localApic';
 import { IoApic } from './devices/ioApic';
 import type { LoadPlan } from './loaders/loadPlan';
 import { applyInitialState } from './initialState';
@@ -170,7 +170,6 @@ export class Machine implements Clock {
       layoutChanged: () => this.cpu.flushTlb(true),
       bytesWritten: (phys, length) => this.cpu.physicalBytesChanged(phys, length),
     });
-    void DEFAULT_APIC_BASE;
   }
 
   private wallAt = -Infinity;

@@ -1,7 +1,6 @@
 import type { Instr } from '../block';
 import type { Cpu } from '../cpu';
 import * as K from '../constants';
-import * as F from '../flags';
 import { EVT_ICEBP, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
 import { def } from './registry';
 import { readE, readE64 } from './operands';

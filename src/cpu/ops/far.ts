@@ -2,7 +2,7 @@ import type { Instr } from '../block';
 import type { Cpu } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
-import { checkCodeDescriptor, checkReturnSs, commitCs, commitReturnSs, desc, descAr, descBase, descLimit, nullLowerPrivSegs, readDescriptor, setCpl } from '../segmentation';
+import { checkCodeDescriptor, checkReturnSs, commitCs, commitReturnSs, desc, descAr, descLimit, nullLowerPrivSegs, readDescriptor } from '../segmentation';
 import { taskSwitch, TASK_CALL, TASK_IRET, TASK_JMP } from '../tasks';
 import { callGate } from './gates';
 import { def } from './registry';
@@ -11,14 +11,6 @@ import { def } from './registry';
 
 const TWO32 = 0x100000000;
 const CANON = 0x800000000000;
-
-function checkTargetInCs(c: Cpu, off: number): void {
-  if (c.mode64) {
-    if (off < -CANON || off >= CANON) c.raise(K.EXC_GP, 0, `far transfer to non-canonical 0x${off.toString(16)}`);
-  } else if (off > c.segLimit[K.SEG_CS]) {
-    c.raise(K.EXC_GP, 0, `far transfer offset 0x${off.toString(16)} beyond the CS limit`);
-  }
-}
 
 /** Real and virtual-8086 mode: CS = sel, base = sel * 16. */
 function realFar(c: Cpu, sel: number, off: number): void {
@@ -114,13 +106,6 @@ function jmpFarM(c: Cpu, i: Instr): void {
 function callFarM(c: Cpu, i: Instr): void {
   const p = readFarPtr(c, i);
   farTransfer(c, p.sel, p.off, i.size, true, i.next);
-}
-
-/** Pops an operand-sized value; 8-byte values come back as a number (exact within ±2^53). */
-function popN(c: Cpu, osz: number): number {
-  if (osz === 8) { const lo = c.pop(8); return c.hi * TWO32 + (lo >>> 0); }
-  const v = c.pop(osz);
-  return osz === 4 ? v >>> 0 : v;
 }
 
 function peekN(c: Cpu, osz: number, k: number): number {
@@ -296,4 +281,3 @@ def('jmp_farM', jmpFarM);
 def('call_farM', callFarM);
 def('retf', retf);
 def('iret', iret);
-void descBase; void setCpl;

@@ -5,7 +5,6 @@ import * as F from '../flags';
 import { loadPdptes } from '../paging';
 import { desc, descAr, descBase64, descBase, descLimit, readDescriptor } from '../segmentation';
 import { def } from './registry';
-import { readE } from './operands';
 import {
   EXIT, exitAlways, exitAlwaysAtBlockEnd, interceptClts, interceptDescTable, interceptInvlpg, interceptIo, interceptLdtrTr, interceptLmsw,
   interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptMwait, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
@@ -532,4 +531,3 @@ def('rsm', rsm);
 def('ud2', (c) => c.raise(K.EXC_UD, -1, 'UD2'));
 def('ud0', (c) => c.raise(K.EXC_UD, -1, 'UD0'));
 def('ud1', (c) => c.raise(K.EXC_UD, -1, 'UD1'));
-void readE;
