@@ -17,11 +17,13 @@ export const BLOCK_EXIT = { kind: 'block-exit' } as const;
  * VMX hooks (src/cpu/vmx installs them): `boundary` runs at instruction boundaries in
  * serviceEvents once VMX is attached and turns pending events, windows and the preemption timer
  * into VM exits in non-root operation (true = it did); `shutdown` turns a triple fault in non-root
- * operation into a VM exit (true = it did).
+ * operation into a VM exit (true = it did); `mtf` runs while `Cpu.mtf` is set, ahead of debug traps,
+ * which monitor-trap-flag VM exits outrank (true = it exited).
  */
 export interface NonRootHooks {
   boundary(c: Cpu): boolean;
   shutdown(c: Cpu, why: string): boolean;
+  mtf(c: Cpu): boolean;
 }
 let nonRootHooks: NonRootHooks | null = null;
 export function setNonRootHooks(h: NonRootHooks | null): void {
@@ -45,10 +47,17 @@ export const EV_STOP = 4;
 /** Something in the CPU state needs a look (halt, shutdown, interrupt shadow). */
 export const EV_ATTN = 16;
 
-/** One world's TLB arrays (see Cpu.switchTlbWorld). */
+/**
+ * One VMX world's TLB arrays (see Cpu.switchTlbWorld) and the translation context they were filled
+ * in: kept across VM entries and exits only while `valid` and the context still matches.
+ */
 interface TlbSet {
   rTag: Float64Array; rOff: Int32Array; wTag: Float64Array; wOff: Int32Array; xTag: Float64Array; xOff: Int32Array;
-  cTag: Float64Array; cOff: Int32Array; global: Uint8Array; large: boolean; key: string | null;
+  cTag: Float64Array; cOff: Int32Array; global: Uint8Array; large: boolean;
+  valid: boolean; vpid: number; eptpHi: number; eptpLo: number;
+  cr3: number; cr0: number; cr4: number; efer: number; user: boolean; ac: boolean;
+  /** The code epoch the world had when it was left (-1 none), with the CS it had then. */
+  epoch: number; csBase: number; csLimit: number; bits: number;
 }
 
 function newTlbSet(): TlbSet {
@@ -57,7 +66,9 @@ function newTlbSet(): TlbSet {
     wTag: new Float64Array(TLB_SIZE).fill(-1), wOff: new Int32Array(TLB_SIZE),
     xTag: new Float64Array(TLB_SIZE).fill(-1), xOff: new Int32Array(TLB_SIZE),
     cTag: new Float64Array(TLB_SIZE).fill(-1), cOff: new Int32Array(TLB_SIZE),
-    global: new Uint8Array(TLB_SIZE), large: false, key: null,
+    global: new Uint8Array(TLB_SIZE), large: false,
+    valid: false, vpid: 0, eptpHi: 0, eptpLo: 0, cr3: 0, cr0: 0, cr4: 0, efer: 0, user: false, ac: false,
+    epoch: -1, csBase: 0, csLimit: 0, bits: 0,
   };
 }
 
@@ -176,7 +187,18 @@ export class Cpu {
   private readonly watchPages = new Set<number>();
   /** The debugger watch that fired (stop reason 'watchpoint'), with the access that hit it. */
   watchHit: { watch: Watch; lin: number; size: number; write: boolean } | null = null;
-  private pendingDrTrap = false;
+  /**
+   * Debug traps recognised and not yet delivered, in the layout of the VMCS pending-debug-exceptions
+   * field: B0-B3 (bits 3:0), an enabled data breakpoint (bit 12), single step (BS, bit 14). DR6
+   * receives them when the #DB is delivered; a VM exit may carry them to the VMCS instead.
+   */
+  pendingDb = 0;
+  /** Bits of the debug trap being delivered now, for the VMX layer (a #DB that exits leaves DR6 alone). */
+  dbTrap = 0;
+  /** The interrupt shadow comes from MOV SS / POP SS, which also holds debug traps back (SDM 6.8.3). */
+  movSsShadow = false;
+  /** VMX monitor trap flag: guest instructions run one per block, each boundary seen by the VMX layer. */
+  mtf = false;
   /** The block being executed (so a watch hit can end it after the current instruction). */
   private curBlk: Block | null = null;
   /** Skip the breakpoint at the current RIP once (resuming from it). */
@@ -268,10 +290,22 @@ export class Cpu {
     this.gdtrBase = this.idtrBase = 0;
     this.gdtrLimit = this.idtrLimit = 0xFFFF;
     this.halted = this.shutdown = this.shadow = this.nmiBlocked = false;
+    this.pendingDb = 0;
     this.delivering = -1;
     this.msrs.reset();
     this.updateMode();
     this.flushTlb(true);
+  }
+
+  /**
+   * Stores a segment cache without deriving the address-formation shortcuts: for VM entry and exit,
+   * which store them all and then call updateMode (which derives them for every segment).
+   */
+  storeSegRaw(s: number, sel: number, base: number, limit: number, ar: number): void {
+    this.segSel[s] = sel;
+    this.segBase[s] = base;
+    this.segLimit[s] = limit;
+    this.segAr[s] = ar;
   }
 
   /** Loads a segment cache directly (reset, VM entry/exit, loaders). */
@@ -285,7 +319,7 @@ export class Cpu {
 
   /** Recomputes the address-formation shortcuts of one segment register. */
   refreshSeg(s: number): void {
-    if (s === K.SEG_CS) this.codeEpoch++;
+    if (s === K.SEG_CS) this.codeEpoch = ++this.epochSeq;
     const ar = this.segAr[s];
     if (s === K.SEG_SS) this.stackBytes = this.mode64 ? 8 : ar & K.AR_DB ? 4 : 2;
     if (this.mode64) {
@@ -323,7 +357,7 @@ export class Cpu {
 
   /** Re-derives CPL, code size and mode flags after CR0, EFER, CS or EFLAGS.VM changed. */
   updateMode(): void {
-    this.codeEpoch++;
+    this.codeEpoch = ++this.epochSeq;
     const pe = (this.cr0 & K.CR0_PE) !== 0;
     this.protectedMode = pe;
     this.v86 = pe && (this.flags & F.VM) !== 0;
@@ -524,7 +558,7 @@ export class Cpu {
 
   /** Called when TF or a debugger forced stepping changes. */
   singleStepChanged(): void {
-    this.singleStep = (this.flags & F.TF) !== 0 || this.observer !== null || this.forceSingleStep || this.oneShot;
+    this.singleStep = (this.flags & F.TF) !== 0 || this.observer !== null || this.forceSingleStep || this.oneShot || this.mtf;
   }
   forceSingleStep = false;
 
@@ -941,41 +975,72 @@ export class Cpu {
 
   /**
    * The TLB of the VMX world the CPU is not in (root vs non-root), kept across VM entries and exits
-   * when VPIDs tag the translations (SDM 28.3.3.1), with the context it was filled in.
+   * when VPIDs tag the translations (SDM 28.3.3.1), and the current world's set (made on first use
+   * from the arrays above). Plain numbers, no strings: this runs twice per VM exit.
    */
   private tlbOther: TlbSet | null = null;
-  private tlbKey: string | null = null;
+  private tlbCur: TlbSet | null = null;
   /** Which world the current TLB arrays belong to. */
   private tlbNonRoot = false;
 
   /**
-   * VM entry or exit: switch to the other world's TLB. `tag` names the new world's translation
-   * context (VPID, EPTP and the paging registers just loaded); null means "not tagged" (VPID off),
-   * which flushes, as hardware does without VPIDs. A kept TLB is used only when its context matches.
+   * VM entry or exit: switch to the other world's TLB. `tagged` says the new world's translations
+   * are tagged (a guest with a VPID, or the host while such a guest runs) with (vpid, EPTP); false
+   * flushes, as hardware does without VPIDs. A kept TLB is used only when its context (tag and the
+   * paging registers just loaded) matches the one it was filled in.
    */
-  switchTlbWorld(nonRoot: boolean, tag: string | null): void {
-    const key = tag === null ? null : `${tag}|${this.cr3}|${this.cr0 & (K.CR0_PG | K.CR0_WP | K.CR0_PE)}|${this.cr4}|${this.efer & (K.EFER_NXE | K.EFER_LMA)}|${this.cpl === 3}|${this.alignCheck}`;
-    this.codeEpoch++;
-    if (nonRoot === this.tlbNonRoot) {
-      // no world change (e.g. a failed entry returning to the host): keep the TLB only if nothing moved
-      if (key === null || key !== this.tlbKey) this.flushWorldTlb();
-      this.tlbKey = key;
-      return;
+  switchTlbWorld(nonRoot: boolean, tagged: boolean, vpid = 0, eptpHi = 0, eptpLo = 0): void {
+    this.codeEpoch = ++this.epochSeq;
+    let s = this.currentTlbSet();
+    const worldChange = nonRoot !== this.tlbNonRoot;
+    if (worldChange) {
+      this.tlbNonRoot = nonRoot;
+      s.large = this.tlbHasLarge;
+      // without tags nothing of the world being left survives either
+      if (!tagged) s.valid = false;
+      const next = this.tlbOther ?? newTlbSet();
+      this.tlbOther = s;
+      this.tlbCur = s = next;
+      this.tlbRTag = s.rTag; this.tlbROff = s.rOff; this.tlbWTag = s.wTag; this.tlbWOff = s.wOff;
+      this.tlbXTag = s.xTag; this.tlbXOff = s.xOff; this.tlbCTag = s.cTag; this.tlbCOff = s.cOff;
+      this.tlbGlobal = s.global;
+      this.tlbHasLarge = s.large;
     }
-    this.tlbNonRoot = nonRoot;
-    const cur: TlbSet = {
-      rTag: this.tlbRTag, rOff: this.tlbROff, wTag: this.tlbWTag, wOff: this.tlbWOff, xTag: this.tlbXTag, xOff: this.tlbXOff,
-      cTag: this.tlbCTag, cOff: this.tlbCOff, global: this.tlbGlobal, large: this.tlbHasLarge, key: this.tlbKey,
-    };
-    const next = this.tlbOther ?? newTlbSet();
-    this.tlbOther = cur;
-    this.tlbRTag = next.rTag; this.tlbROff = next.rOff; this.tlbWTag = next.wTag; this.tlbWOff = next.wOff;
-    this.tlbXTag = next.xTag; this.tlbXOff = next.xOff; this.tlbCTag = next.cTag; this.tlbCOff = next.cOff;
-    this.tlbGlobal = next.global;
-    this.tlbHasLarge = next.large;
-    this.tlbKey = key;
-    if (key === null || next.key !== key) this.flushWorldTlb();
-    if (tag === null) cur.key = null;
+    // (no world change, e.g. a failed entry returning to the host: kept only if nothing moved)
+    const cr0 = this.cr0 & (K.CR0_PG | K.CR0_WP | K.CR0_PE), efer = this.efer & (K.EFER_NXE | K.EFER_LMA), user = this.cpl === 3;
+    if (!tagged || !s.valid || s.vpid !== vpid || s.eptpHi !== eptpHi || s.eptpLo !== eptpLo || s.cr3 !== this.cr3 ||
+      s.cr0 !== cr0 || s.cr4 !== this.cr4 || s.efer !== efer || s.user !== user || s.ac !== this.alignCheck) {
+      this.flushWorldTlb();
+      s.epoch = -1;
+    } else if (worldChange && s.epoch >= 0 && s.csBase === this.segBase[K.SEG_CS] && s.csLimit === this.segLimit[K.SEG_CS] && s.bits === this.bits) {
+      // back in a world whose translations and code segment are as it left them: the successor
+      // links its blocks made then are good again (epoch values are never reused, see epochSeq)
+      this.codeEpoch = s.epoch;
+    }
+    s.valid = tagged; s.vpid = vpid; s.eptpHi = eptpHi; s.eptpLo = eptpLo;
+    s.cr3 = this.cr3; s.cr0 = cr0; s.cr4 = this.cr4; s.efer = efer; s.user = user; s.ac = this.alignCheck;
+  }
+
+  private currentTlbSet(): TlbSet {
+    let s = this.tlbCur;
+    if (s === null) {
+      s = this.tlbCur = newTlbSet();
+      s.rTag = this.tlbRTag; s.rOff = this.tlbROff; s.wTag = this.tlbWTag; s.wOff = this.tlbWOff;
+      s.xTag = this.tlbXTag; s.xOff = this.tlbXOff; s.cTag = this.tlbCTag; s.cOff = this.tlbCOff; s.global = this.tlbGlobal;
+    }
+    return s;
+  }
+
+  /**
+   * VM entry or exit is about to load the other world's state: remember this world's code epoch and
+   * code segment, so switchTlbWorld can take them back when the world returns unchanged.
+   */
+  noteWorldLeaving(): void {
+    const s = this.currentTlbSet();
+    s.epoch = this.codeEpoch;
+    s.csBase = this.segBase[K.SEG_CS];
+    s.csLimit = this.segLimit[K.SEG_CS];
+    s.bits = this.bits;
   }
 
   private flushWorldTlb(): void {
@@ -988,11 +1053,11 @@ export class Cpu {
 
   /** Drops cached translations: all of them, or only non-global ones (MOV CR3 with PGE). */
   flushTlb(all: boolean): void {
-    this.codeEpoch++;
+    this.codeEpoch = ++this.epochSeq;
     // a full flush is a change the other world's kept TLB cannot have seen either (memory map, watches)
     if (all) {
-      if (this.tlbOther !== null) this.tlbOther.key = null;
-      this.tlbKey = null;
+      if (this.tlbOther !== null) this.tlbOther.valid = false;
+      if (this.tlbCur !== null) this.tlbCur.valid = false;
     }
     if (all || !(this.cr4 & K.CR4_PGE)) {
       this.flushWorldTlb();
@@ -1010,7 +1075,7 @@ export class Cpu {
 
   /** INVLPG: drops the translation for one page (all of them if a large page may cover it). */
   invlpg(lin: number): void {
-    this.codeEpoch++;
+    this.codeEpoch = ++this.epochSeq;
     if (this.tlbHasLarge) { this.flushTlb(true); return; }
     const idx = (lin >>> 12) & TLB_MASK;
     this.tlbRTag[idx] = this.tlbWTag[idx] = this.tlbXTag[idx] = this.tlbCTag[idx] = -1;
@@ -1232,8 +1297,8 @@ export class Cpu {
     for (const w of this.watches) {
       if (lin < w.lin + w.len && lin + size > w.lin && (write ? w.write : w.read)) {
         if (w.dr >= 0) {
-          this.dr[6] = (this.dr[6] | (1 << w.dr)) >>> 0;
-          this.pendingDrTrap = true;
+          // only breakpoints enabled in DR7 are armed, hence bit 12 (enabled breakpoint)
+          this.pendingDb |= (1 << w.dr) | 0x1000;
         } else if (this.watchHit === null) {
           this.watchHit = { watch: w, lin, size, write };
         }
@@ -1443,11 +1508,14 @@ export class Cpu {
    * invalidated: TLB flushes, CS reloads, mode changes. Cached block successors carry the epoch.
    */
   codeEpoch = 0;
+  /** The last epoch handed out: epochs only ever come from here, so none is used twice. */
+  private epochSeq = 0;
 
   /** The slow path for one instruction: observers, then the TF single-step trap (SDM 17.3.1.4). */
   private stepInstruction(ins: Instr, next: number): void {
     if (this.observer !== null) this.observer.beforeInstruction(this, this.linearRip());
     const tf = this.flags & F.TF;
+    const nonRoot = this.nonRoot;
     this.rip = next;
     if (this.oneShot) {
       this.oneShot = false;
@@ -1455,16 +1523,13 @@ export class Cpu {
       this.events |= EV_ATTN;
     }
     ins.fn(this, ins);
-    if (tf) {
+    // an instruction that entered or left the guest (VM entry, VM exit) raises no trap in the new world
+    if (tf && this.nonRoot === nonRoot) {
       // the single-step trap is taken after the instruction, before any interrupt (SDM 6.9)
-      this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
-      this.pendingStepTrap = true;
+      this.pendingDb |= 0x4000;
       this.events |= EV_ATTN;
     }
   }
-
-  /** A TF single-step #DB is due before the next instruction. */
-  private pendingStepTrap = false;
 
   /** Executes exactly one instruction (debugger step); returns the stop reason or null. */
   step(): K.StopReason | null {
@@ -1498,6 +1563,8 @@ export class Cpu {
   }
   set shadow(v: boolean) {
     this._shadow = v;
+    // MOV SS / POP SS set movSsShadow right after this
+    this.movSsShadow = false;
     if (v) this.events |= EV_ATTN;
   }
   private _shadow = false;
@@ -1511,15 +1578,23 @@ export class Cpu {
       this.stopReason = 'watchpoint';
       return;
     }
-    if (this.pendingDrTrap) {
-      // data breakpoints are traps: taken after the access's instruction completed
-      this.pendingDrTrap = false;
-      this.deliverTrap(K.EXC_DB, 'data breakpoint');
-      return;
-    }
-    if (this.pendingStepTrap) {
-      this.pendingStepTrap = false;
-      this.deliverTrap(K.EXC_DB, 'single-step trap (EFLAGS.TF)');
+    if (this.mtf && nonRootHooks !== null && nonRootHooks.mtf(this)) return;
+    // data breakpoints and single step are traps: taken after the instruction completed, all in one
+    // #DB; blocking by MOV SS holds them until after the next instruction (SDM 6.8.3)
+    if (this.pendingDb !== 0 && !(this._shadow && this.movSsShadow)) {
+      const bits = this.pendingDb;
+      this.pendingDb = 0;
+      // an exception ends blocking by STI (SDM 27.7.1)
+      this._shadow = false;
+      // a debug exception ends HLT (SDM HLT) and writes DR6; in non-root operation the VMX layer does
+      // both, unless the #DB causes a VM exit, which saves HLT and leaves DR6 alone (SDM 27.1)
+      if (this.nonRoot) this.dbTrap = bits;
+      else {
+        this.dr[6] = (this.dr[6] | (bits & 0x400F)) >>> 0;
+        this.halted = false;
+      }
+      this.deliverTrap(K.EXC_DB, bits & 0x4000 ? 'single-step trap (EFLAGS.TF)' : 'data breakpoint');
+      this.dbTrap = 0;
       return;
     }
     if (this._shadow) {

@@ -74,8 +74,20 @@ export class MsrFile {
     this.store.set(MSR_MTRR_DEF_TYPE, 0n);
     this.store.set(MSR_MISC_ENABLE, 1n | (1n << 18n)); // fast strings, MONITOR/MWAIT enabled
     this.kernelGsBase = 0;
+    this.debugctl = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.featureControl = 0n;
+  }
+
+  /** IA32_DEBUGCTL: only LBR (bit 0) and BTF (bit 1) exist, so a number (VM exits save it every time). */
+  debugctl = 0;
+
+  /**
+   * PAT as VM entry and exit load them: the VMX checks have validated the value already,
+   * and these MSRs never belong to a registered range, so the generic WRMSR path is skipped.
+   */
+  loadChecked(index: typeof MSR_PAT, v: bigint): void {
+    this.store.set(index, v);
   }
 
   private gp(index: number, what: string): never {
@@ -117,7 +129,7 @@ export class MsrFile {
       case MSR_SYSENTER_EIP: return BigInt.asUintN(64, BigInt(this.sysenterEip));
       case MSR_MCG_CAP: return 0n;
       case MSR_MCG_STATUS: return 0n;
-      case MSR_DEBUGCTL: return this.store.get(index) ?? 0n;
+      case MSR_DEBUGCTL: return BigInt(this.debugctl);
       case MSR_EFER: return BigInt(c.efer >>> 0);
       case MSR_FS_BASE: return BigInt.asUintN(64, BigInt(c.segBase[K.SEG_FS]));
       case MSR_GS_BASE: return BigInt.asUintN(64, BigInt(c.segBase[K.SEG_GS]));
@@ -150,7 +162,7 @@ export class MsrFile {
       case MSR_SYSENTER_ESP: if (!canonical(v)) this.gp(index, 'non-canonical value for'); this.sysenterEsp = toSigned(v); return;
       case MSR_SYSENTER_EIP: if (!canonical(v)) this.gp(index, 'non-canonical value for'); this.sysenterEip = toSigned(v); return;
       case MSR_MCG_STATUS: if (v !== 0n) this.gp(index, 'non-zero write to'); return;
-      case MSR_DEBUGCTL: if (v & ~0x3n) this.gp(index, 'unsupported bits in'); this.store.set(index, v); return;
+      case MSR_DEBUGCTL: if (v & ~0x3n) this.gp(index, 'unsupported bits in'); this.debugctl = Number(v); return;
       case MSR_EFER: this.writeEfer(v); return;
       case MSR_FS_BASE: case MSR_GS_BASE:
         if (!canonical(v)) this.gp(index, 'non-canonical value for');

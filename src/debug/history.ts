@@ -2,6 +2,7 @@ import type { Cpu, StepObserver } from '../cpu/cpu';
 import * as K from '../cpu/constants';
 import type { Vmx, EntryFailure } from '../cpu/vmx/state';
 import { FIELD_COUNT, VMCS_OFF_DATA } from '../cpu/vmx/vmcs';
+import { EV_VMX } from '../cpu/vmx/exit';
 import { accessesAt } from './instructions';
 import type { GuestMemory } from './memory';
 
@@ -44,6 +45,10 @@ interface VmxState {
   guestActivity: number;
   vectoringInfo: number;
   timerActive: boolean;
+  /** Monitor trap flag in force, MTF VM exit pending, icount at the last boundary (src/cpu/vmx/mtf.ts). */
+  mtf: boolean;
+  mtfPending: boolean;
+  mtfIcount: number;
 }
 
 export interface HistoryRecord {
@@ -64,6 +69,8 @@ export interface HistoryRecord {
   cpl: number;
   halted: boolean;
   nmiBlocked: boolean;
+  /** Debug traps not yet delivered (Cpu.pendingDb). */
+  pendingDb: number;
   nonRoot: boolean;
   vmx: VmxState | null;
   /** The VMCS cache before this instruction, when the instruction changed it. */
@@ -155,12 +162,14 @@ export class ExecutionHistory implements StepObserver {
       cpl: cpu.cpl,
       halted: cpu.halted,
       nmiBlocked: cpu.nmiBlocked,
+      pendingDb: cpu.pendingDb,
       nonRoot: cpu.nonRoot,
       vmx: v ? {
         inVmx: v.inVmx, vmxonPtr: v.vmxonPtr, current: v.current, launch: v.vmcs.launch,
         exitReason: v.lastExit.reason, exitQual: v.lastExit.qualification, exitRip: v.lastExit.guestRip, exitIcount: v.lastExit.icount,
         exitCount: v.exitCount, lastEntryFailure: v.lastEntryFailure, shadowKind: v.shadowKind, shadowRip: v.shadowRip,
         vnmiBlocked: v.vnmiBlocked, guestActivity: v.guestActivity, vectoringInfo: v.vectoringInfo, timerActive: v.timerActive,
+        mtf: cpu.mtf, mtfPending: v.mtfPending, mtfIcount: v.mtfIcount,
       } : null,
       vmcsBefore: null,
       mem: this.memoryAbout(cpu, v),
@@ -244,16 +253,21 @@ export class ExecutionHistory implements StepObserver {
     cpu.halted = rec.halted;
     cpu.shutdown = false;
     cpu.nmiBlocked = rec.nmiBlocked;
+    cpu.pendingDb = rec.pendingDb;
     cpu.nonRoot = rec.nonRoot;
     cpu.icount = rec.icount;
     const v = this.vmx();
     if (v && rec.vmx) {
       const x = rec.vmx;
-      if (rec.vmcsBefore) { v.vmcs.lo.set(rec.vmcsBefore.lo); v.vmcs.hi.set(rec.vmcsBefore.hi); }
+      if (rec.vmcsBefore) { v.vmcs.lo.set(rec.vmcsBefore.lo); v.vmcs.hi.set(rec.vmcsBefore.hi); v.vmcs.changedAll(); }
       v.inVmx = x.inVmx; v.vmxonPtr = x.vmxonPtr; v.current = x.current; v.vmcs.launch = x.launch;
       v.lastExit.reason = x.exitReason; v.lastExit.qualification = x.exitQual; v.lastExit.guestRip = x.exitRip; v.lastExit.icount = x.exitIcount;
       v.exitCount = x.exitCount; v.lastEntryFailure = x.lastEntryFailure; v.shadowKind = x.shadowKind; v.shadowRip = x.shadowRip;
       v.vnmiBlocked = x.vnmiBlocked; v.guestActivity = x.guestActivity; v.vectoringInfo = x.vectoringInfo; v.timerActive = x.timerActive;
+      cpu.mtf = x.mtf; v.mtfPending = x.mtfPending; v.mtfIcount = x.mtfIcount;
+      cpu.singleStepChanged();
+      // both need the run loop's look at every boundary
+      if (x.mtf || x.timerActive) cpu.events |= EV_VMX;
       this.shadowLo.set(v.vmcs.lo);
       this.shadowHi.set(v.vmcs.hi);
       this.shadowValid = true;

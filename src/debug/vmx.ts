@@ -519,7 +519,7 @@ export class VmxDebug {
     if (bits < 64 && u >> BigInt(bits) !== 0n) throw new ExpressionError(`${field.name}${f.high ? '_HIGH' : ''} is ${bits} bits wide: ${hexAddr(u)} does not fit`);
     const vec = CONTROL_VECTORS.find((c) => CONTROL_VECTOR_INFO[c].field === field.name);
     if (vec && !f.high) checkControlValue(v, vec, u);
-    if (f.high) v.vmcs.hi[slot] = Number(u) | 0;
+    if (f.high) v.vmcs.setHigh(slot, Number(u) | 0);
     else v.vmcs.setBig(slot, u);
     for (const w of this.watches) if (w.slot === slot) { w.lo = v.vmcs.lo[slot]; w.hi = v.vmcs.hi[slot]; }
     return f.high ? BigInt(v.vmcs.hi[slot] >>> 0) : v.vmcs.big(slot);

@@ -7,6 +7,7 @@ import type { CpuMode } from '../../src/machine/loaders/loadPlan';
 import { Monitor, MonitorConfigError, MonitorError, dumpVmcs, parseMonitorConfig, traceLine, type ExitEvent } from '../../src/machine/monitor';
 import { deriveControls, newRequest, requireControl, preferControl } from '../../src/machine/monitor/controls';
 import { controlMask } from '../../src/cpu/vmx/spec';
+import { slotOf } from '../../src/cpu/vmx/vmcs';
 
 /** The built-in monitor (src/machine/monitor): configuration, control derivation, exits, stops. */
 
@@ -139,6 +140,32 @@ describe('built-in monitor', () => {
       }
       assert.match(text, /CPU_BASED_UNCOND_IO_EXITING/);
       assert.match(text, /VM_EXIT_REASON\s+0xc \(EXIT_REASON_HLT \(12\)\)/);
+    });
+
+    it('leaves the monitor trap flag off although the default model allows it (KVM does not ask for it)', () => {
+      const { m } = boot(postLoop, 'long');
+      const mon = new Monitor(m);
+      m.vmm = mon;
+      assert.equal(mon.launch(), null);
+      const mtf = controlMask('CPU_BASED_MONITOR_TRAP_FLAG');
+      assert.equal(mon.vmx.caps.proc1.may1 & mtf, mtf, 'the model allows it');
+      assert.equal(mon.vmx.vmcs.i32(slotOf('CPU_BASED_VM_EXEC_CONTROL')) & mtf, 0);
+      assert.equal(m.cpu.mtf, false);
+    });
+
+    it('a configuration that requires the monitor trap flag gets an MTF VM exit after the first guest instruction', () => {
+      // mov eax, 1 ; cpuid ; hlt
+      const { m } = boot(Uint8Array.from([0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0xF4]), 'long');
+      const mon = new Monitor(m, { config: parseMonitorConfig({ controls: { required: ['CPU_BASED_MONITOR_TRAP_FLAG'] } }) });
+      m.vmm = mon;
+      assert.equal(mon.launch(), null);
+      const start = mon.vmx.vmcs.num(slotOf('GUEST_RIP'));
+      const out = m.run(1e6);
+      assert.equal(out.kind, 'stop');
+      assert.match(out.detail, /monitor trap flag|MONITOR_TRAP_FLAG/i);
+      assert.equal(mon.exitsByReason[37], 1);
+      assert.equal(mon.vmx.vmcs.num(slotOf('GUEST_RIP')), start + 5, 'after exactly one instruction');
+      assert.equal(m.cpu.r[0], 1);
     });
   });
 });

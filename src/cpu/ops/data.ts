@@ -200,7 +200,7 @@ function popS(c: Cpu, i: Instr): void {
   const sel = c.peek(i.size, 0) & 0xFFFF;
   loadSegment(c, i.cc, sel);
   c.pop(i.size);
-  if (i.cc === K.SEG_SS) c.shadow = true;
+  if (i.cc === K.SEG_SS) { c.shadow = true; c.movSsShadow = true; }
 }
 
 function movES(c: Cpu, i: Instr): void {
@@ -213,7 +213,7 @@ function movES(c: Cpu, i: Instr): void {
 function movSE(c: Cpu, i: Instr): void {
   const sel = i.isMem ? c.rd16(i.seg, c.ea(i)) : c.getReg(2, i.rm);
   loadSegment(c, i.cc, sel);
-  if (i.cc === K.SEG_SS) c.shadow = true;
+  if (i.cc === K.SEG_SS) { c.shadow = true; c.movSsShadow = true; }
 }
 
 function pushf(c: Cpu, i: Instr): void {
@@ -456,7 +456,7 @@ function loadFarPtr(c: Cpu, i: Instr): void {
   const sel = c.rd16(i.seg, selOff);
   loadSegment(c, i.cc, sel);
   if (osz === 8) { c.r[i.reg] = offLo; c.rh[i.reg] = offHi; } else c.setReg(osz, i.reg, offLo);
-  if (i.cc === K.SEG_SS) c.shadow = true;
+  if (i.cc === K.SEG_SS) { c.shadow = true; c.movSsShadow = true; }
 }
 
 def('mov_EG', movEG);

@@ -14,7 +14,8 @@ import { interceptStringIo } from '../vmx/intercept';
  *
  * REP (any of F2/F3 for MOVS STOS LODS INS OUTS), REPE (F3) and REPNE (F2) for CMPS SCAS: one
  * invocation runs at most CHUNK iterations (one when EFLAGS.TF is set, so the single-step trap comes
- * after each iteration as on hardware); when iterations remain it sets RIP back to the instruction,
+ * after each iteration as on hardware, and one under the VMX monitor trap flag, whose VM exit comes
+ * after an iteration too); when iterations remain it sets RIP back to the instruction,
  * which the decoder always places last in its block, so interrupts and the instruction budget are
  * looked at in between. A fault leaves rCX/rSI/rDI describing the iterations completed before it
  * (architectural REP semantics), and RIP at the instruction.
@@ -65,9 +66,9 @@ function subCount(c: Cpu, a: number, n: number): void {
   }
 }
 
-/** Iterations allowed in this invocation. */
+/** Iterations allowed in this invocation: one under TF, and under the VMX monitor trap flag (SDM 26.5.2). */
 function chunkLimit(c: Cpu): number {
-  return c.flags & F.TF ? 1 : CHUNK;
+  return c.flags & F.TF || c.mtf ? 1 : CHUNK;
 }
 
 /**

@@ -5,13 +5,14 @@ import * as K from '../constants';
 import { def, handlers } from './registry';
 import { vmEntry } from '../vmx/entry';
 import { eptpProblem } from '../vmx/entryChecks';
-import { exitForInstruction, exitInfo } from '../vmx/exit';
+import { exitAtBlockEnd, exitForInstruction, exitInfo } from '../vmx/exit';
 import { EXIT, displacement, interceptPause, memOperandInfo, proc2 } from '../vmx/intercept';
 import { vmFail, vmFailInvalid, vmFailValid, vmSucceed } from '../vmx/result';
-import { VMCS_FIELDS, controlMask, fieldByEncoding, isReadOnlyField } from '../vmx/spec';
-import { PIN_BASED_VM_EXEC_CONTROL } from '../vmx/slots';
+import { VMCS_FIELDS, controlMask, isReadOnlyField } from '../vmx/spec';
+import { EPTP_LIST_ADDRESS, EPT_POINTER, PIN_BASED_VM_EXEC_CONTROL, VIRTUAL_PROCESSOR_ID, VM_FUNCTION_CONTROL } from '../vmx/slots';
+import { eptEnter } from '../vmx/ept';
 import { NO_VMCS, SHADOW_MOVSS, Vmx } from '../vmx/state';
-import { LAUNCH_AFTER_VMXOFF, LAUNCH_CLEAR, LAUNCH_LAUNCHED, SLOT_WIDTH, VMCS_OFF_REVISION, setStoredLaunchState, slotOfEncoding } from '../vmx/vmcs';
+import { LAUNCH_AFTER_VMXOFF, LAUNCH_CLEAR, LAUNCH_LAUNCHED, SLOT_WIDTH, VMCS_OFF_REVISION, setStoredLaunchState, accessOfEncoding } from '../vmx/vmcs';
 
 /**
  * The VMX instructions (SDM vol. 3C chapter 31 "VMX Instruction Reference"): each follows the SDM
@@ -26,6 +27,8 @@ const MAXPHY_HI = 1 << (K.MAXPHYADDR - 32);
 const P2_VMFUNC = controlMask('SECONDARY_EXEC_ENABLE_VMFUNC');
 const PIN_VNMI = controlMask('PIN_BASED_VIRTUAL_NMIS');
 const S_PIN = PIN_BASED_VM_EXEC_CONTROL;
+const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
+const S_VMFUNC_CTL = VM_FUNCTION_CONTROL, S_EPTP_LIST = EPTP_LIST_ADDRESS, S_EPTP = EPT_POINTER, S_VPID = VIRTUAL_PROCESSOR_ID;
 
 function vmxState(c: Cpu): Vmx | null {
   return c.vmx as Vmx | null;
@@ -179,12 +182,11 @@ function vmrwInfo(c: Cpu, i: Instr): number {
 function fieldSlot(c: Cpu, v: Vmx, i: Instr): number {
   // in 64-bit mode bits 63:32 of the encoding register must be 0 as well
   if (c.mode64 && c.rh[i.reg] !== 0) return -1;
-  const enc = c.r[i.reg] >>> 0;
-  const f = fieldByEncoding(enc);
-  if (!f) return -1;
-  const slot = slotOfEncoding(f.field.encoding);
-  if (slot < 0 || !v.caps.fieldSupported[slot]) return -1;
-  accessHigh = f.high;
+  const access = accessOfEncoding(c.r[i.reg] >>> 0);
+  if (access < 0) return -1;
+  const slot = access >> 1;
+  if (!v.caps.fieldSupported[slot]) return -1;
+  accessHigh = (access & 1) !== 0;
   return slot;
 }
 let accessHigh = false;
@@ -230,7 +232,7 @@ function vmwrite(c: Cpu, i: Instr): void {
   // IA32_VMX_MISC[29] decides whether the VM-exit information fields are writable
   if (isReadOnlyField(VMCS_FIELDS[slot]) && !v.caps.spec.misc.vmwriteAnyField) return vmFailValid(c, v, 13);
   const d = v.vmcs;
-  if (accessHigh) d.hi[slot] = lo;
+  if (accessHigh) d.setHigh(slot, lo);
   else d.set(slot, lo, SLOT_WIDTH[slot] === 2 ? hi : 0);
   vmSucceed(c);
 }
@@ -322,11 +324,44 @@ function invvpid(c: Cpu, i: Instr): void {
   vmSucceed(c);
 }
 
+/**
+ * VMFUNC (SDM vol. 3C 26.5.6, and the VMFUNC instruction reference): #UD outside non-root operation,
+ * with "enable VM functions" = 0, or when EAX > 63; a VM exit (59, qualification 0, instruction
+ * length) when the VM-function control bit EAX is 0 or the function refuses its input. Flags are
+ * left alone; on success RIP simply moves on. VMFUNC ends its block, so the next fetch already goes
+ * through whatever the function changed, and its exits can return instead of throwing.
+ */
 function vmfunc(c: Cpu, i: Instr): void {
   const v = vmxState(c);
   if (v === null || !c.nonRoot || !(proc2(c) & P2_VMFUNC)) return c.raise(K.EXC_UD, -1, 'VMFUNC outside non-root operation or without "enable VM functions"');
-  // EPTP switching (function 0) needs EPT, which no model reports yet: every enabled function exits
-  exitForInstruction(c, i, EXIT.VMFUNC, 0);
+  const fn = c.r[0] >>> 0;
+  if (fn > 63) return c.raise(K.EXC_UD, -1, `VMFUNC with EAX = ${fn} (only VM functions 0-63 exist)`);
+  const d = v.vmcs;
+  const enabled = (fn < 32 ? d.lo[S_VMFUNC_CTL] >>> fn : d.hi[S_VMFUNC_CTL] >>> (fn - 32)) & 1;
+  // entry check B24 admits only the functions IA32_VMX_VMFUNC reports (EPTP switching), so an
+  // enabled function other than 0 cannot occur; exiting for it keeps that assumption harmless
+  if (!enabled || fn !== 0) return exitAtBlockEnd(c, i, EXIT.VMFUNC, 0);
+  eptpSwitch(c, v, i);
+}
+
+/** SDM 26.5.6.3: VM function 0 loads EPTP-list entry ECX into EPT_POINTER. */
+function eptpSwitch(c: Cpu, v: Vmx, i: Instr): void {
+  const d = v.vmcs;
+  const index = c.r[1] >>> 0;
+  // the list is one 4-KiB page of 512 8-byte EPTPs
+  if (index >= 512) return exitAtBlockEnd(c, i, EXIT.VMFUNC, 0);
+  const at = d.unum(S_EPTP_LIST) + index * 8;
+  const lo = c.physRead(at, 4), hi = c.physRead(at + 4, 4);
+  // "valid" means exactly what VM entry accepts in EPT_POINTER (check B19)
+  if (eptpProblem(v.caps.spec.eptVpidCap, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0))) return exitAtBlockEnd(c, i, EXIT.VMFUNC, 0);
+  // no EPTP_INDEX update: that happens only on processors with "EPT-violation #VE", which no model reports
+  d.set(S_EPTP, lo, hi);
+  eptEnter(c, v);
+  // The TLBs hold combined linear -> host translations made through the old EPTP. Re-keying this
+  // world's set with the new EPTP flushes it (unless the EPTP did not change), and with a VPID lets
+  // it survive exits that come back to the same EPTP, exactly as VM entry would key it.
+  const vpid = proc2(c) & P2_VPID ? d.u32(S_VPID) & 0xFFFF : 0;
+  c.switchTlbWorld(true, vpid !== 0, vpid, hi, lo);
 }
 
 def('vmxon', vmxon);

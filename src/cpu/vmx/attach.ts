@@ -6,7 +6,8 @@ import type { MsrRange } from '../msr';
 import { setTaskSwitchInterceptor } from '../tasks';
 import { VmxCapabilities, VmxModelSpec, vmxModel } from './capabilities';
 import { installEpt } from './ept';
-import { boundary, onEvent, onShutdown, onTaskSwitch } from './events';
+import { boundary, mtfBoundary, onEvent, onShutdown, onTaskSwitch } from './events';
+import { leaveGuestDebug } from './mtf';
 import { VMX_CAPABILITY_MSR_FIRST, VMX_CAPABILITY_MSR_LAST } from './spec';
 import { NO_VMCS, Vmx } from './state';
 
@@ -38,7 +39,7 @@ export function attachVmx(cpu: Cpu, model: string | VmxModelSpec = 'default', op
 function installHooks(): void {
   setEventInterceptor(onEvent);
   setTaskSwitchInterceptor(onTaskSwitch);
-  setNonRootHooks({ boundary, shutdown: onShutdown });
+  setNonRootHooks({ boundary, shutdown: onShutdown, mtf: mtfBoundary });
   installEpt();
 }
 
@@ -57,6 +58,7 @@ export function resetVmx(cpu: Cpu): void {
   if (!v) return;
   cpu.nonRoot = false;
   cpu.eptActive = false;
+  leaveGuestDebug(cpu, v);
   v.inVmx = false;
   v.vmxonPtr = NO_VMCS;
   v.current = NO_VMCS;

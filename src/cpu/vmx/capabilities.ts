@@ -12,8 +12,8 @@ import {
 /**
  * The VMX capability model: which controls, activity states and fields a CPU model supports, and the
  * capability MSRs (SDM Appendix A) computed from that. Every control a model allows is emulated;
- * nothing is reported that the core does not do (TPR shadow, MTF, VMCS shadowing, posted interrupts,
- * mode-based execute control, #VE and VM functions are not reported).
+ * nothing is reported that the core does not do (TPR shadow, VMCS shadowing, posted interrupts,
+ * mode-based execute control, #VE, and VM functions other than EPTP switching are not reported).
  */
 
 /** IA32_VMX_EPT_VPID_CAP bits 31:0 of the default model. */
@@ -56,6 +56,7 @@ export interface VmxModelSpec {
  * Today's model: everything the core emulates. VPID is reported because flushing the TLB on every
  * VM entry and exit is a correct (if slow) implementation of VPIDs; INVVPID then flushes. EPT
  * (src/cpu/vmx/ept.ts) and unrestricted guest are reported; INVEPT flushes every cached translation.
+ * VM functions: EPTP switching only (function 0), without #VE, so there is no EPTP_INDEX field.
  */
 const DEFAULT_MODEL: VmxModelSpec = {
   name: 'default',
@@ -69,10 +70,12 @@ const DEFAULT_MODEL: VmxModelSpec = {
       'CPU_BASED_CR3_STORE_EXITING', 'CPU_BASED_CR8_LOAD_EXITING', 'CPU_BASED_CR8_STORE_EXITING', 'CPU_BASED_NMI_WINDOW_EXITING',
       'CPU_BASED_MOV_DR_EXITING', 'CPU_BASED_UNCOND_IO_EXITING', 'CPU_BASED_USE_IO_BITMAPS', 'CPU_BASED_USE_MSR_BITMAPS',
       'CPU_BASED_MONITOR_EXITING', 'CPU_BASED_PAUSE_EXITING', 'CPU_BASED_ACTIVATE_SECONDARY_CONTROLS',
+      'CPU_BASED_MONITOR_TRAP_FLAG',
     ],
     proc2: [
       'SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_EPT', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID',
       'SECONDARY_EXEC_WBINVD_EXITING', 'SECONDARY_EXEC_UNRESTRICTED_GUEST', 'SECONDARY_EXEC_PAUSE_LOOP_EXITING',
+      'SECONDARY_EXEC_ENABLE_VMFUNC',
     ],
     exit: [
       'VM_EXIT_SAVE_DEBUG_CONTROLS', 'VM_EXIT_HOST_ADDR_SPACE_SIZE', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_PAT',
@@ -91,13 +94,15 @@ const DEFAULT_MODEL: VmxModelSpec = {
   // with single-context (25) and all-context (26) types, A/D flags (21); INVVPID (32) with all four
   // types (40-43). Not reported: 5-level walk (7), UC (8), advanced exit information (22), shadow stacks (23).
   eptVpidCap: EPT_CAP_BITS | (1n << 32n) | (0xFn << 40n),
-  vmfunc: 0n,
+  // VM function 0 (EPTP switching, src/cpu/ops/vmxops.ts) only
+  vmfunc: 1n,
 };
 
 /**
  * A first-generation (Core 2) style model: no secondary controls (so no EPT, unrestricted guest or
- * VPID), no TRUE MSRs, no preemption timer, no EFER/PAT switching, only the HLT activity state,
- * VMWRITE to exit-information fields fails with error 13, no INS/OUTS instruction information.
+ * VPID), no TRUE MSRs, no preemption timer, no monitor trap flag, no EFER/PAT switching, only the
+ * HLT activity state, VMWRITE to exit-information fields fails with error 13, no INS/OUTS instruction
+ * information.
  */
 const CORE2_MODEL: VmxModelSpec = {
   name: 'core2-no-ug',

@@ -2,12 +2,13 @@ import type { Cpu } from '../cpu';
 import { FAULT } from '../cpu';
 import * as K from '../constants';
 import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC } from '../interrupts';
-import { MSR_DEBUGCTL, MSR_PAT } from '../msr';
+import { MSR_PAT } from '../msr';
 import { loadPdptes } from '../paging';
 import { deliverPendingFault } from '../tasks';
-import { checkControls, checkGuest, checkHost, readControls } from './entryChecks';
+import { checkControls, checkGuest, checkHost, readControls, type Controls } from './entryChecks';
 import { eptEnter } from './ept';
-import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_PDPTR_SLOTS, GUEST_SEG_SLOTS, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadMsrList } from './exit';
+import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
+import { enterMtfAndDebug, leaveGuestDebug } from './mtf';
 import { vmFailValid } from './result';
 import { controlMask } from './spec';
 import * as S from './slots';
@@ -68,22 +69,58 @@ export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
   return 'entered';
 }
 
+const EXIT_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
+const EXIT_HOST64 = controlMask('VM_EXIT_HOST_ADDR_SPACE_SIZE');
+
+/**
+ * VMRESUME by a VMM that handled an exit in place (state.ts InPlaceVmm): the guest state is still in
+ * the processor, equal to what the exit saved, so of the guest-state load only what such a VMM may
+ * change is loaded (RIP here, interruptibility and the event to inject in startNonRoot). The checks
+ * run as for any VM entry, in root operation's EFER.LMA; false (nothing changed) when one fails, and
+ * the exit then completes for the VMM to VMRESUME architecturally, which fails the same way.
+ */
+export function resumeInPlace(c: Cpu, v: Vmx): boolean {
+  const d = v.vmcs;
+  const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
+  const hostLma = exitCtl & EXIT_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_HOST64) !== 0;
+  if (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null) return false;
+  v.lastEntryFailure = null;
+  const ctl = readControls(v, entryControls);
+  const long64 = (ctl.entry & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
+  c.rip = long64 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
+  // without a VPID the exit and the entry would each have flushed the TLB
+  if (!(ctl.proc2 & P2_VPID) || (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0) c.switchTlbWorld(true, false);
+  // and without EPT a PAE guest's PDPTEs are read again through CR3 (checked by E3 just now)
+  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA) && !(ctl.proc2 & P2_EPT)) loadPdptes(c);
+  // what the exit would have reset in leaving non-root operation
+  v.timerActive = false;
+  v.delivering = false;
+  c.shutdown = false;
+  c.halted = false;
+  leaveGuestDebug(c, v);
+  startNonRoot(c, v);
+  return true;
+}
+
+const entryControls: Controls = { pin: 0, proc1: 0, proc2: 0, exit: 0, entry: 0 };
+
 /** SDM 27.3.2: processor state from the guest-state area (checked already, so nothing here faults). */
 function loadGuestState(c: Cpu, v: Vmx): void {
+  c.noteWorldLeaving();
   const d = v.vmcs;
-  const ctl = readControls(v);
+  const ctl = readControls(v, entryControls);
   const ia32e = (ctl.entry & ENTRY_CTL_IA32E) !== 0;
   c.cr0 = (d.i32(S.GUEST_CR0) & ~CR0_KEEP) | (c.cr0 & CR0_KEEP) | K.CR0_ET;
   c.cr3 = d.unum(S.GUEST_CR3);
   c.cr4 = d.i32(S.GUEST_CR4);
   if (ctl.entry & ENTRY_LOAD_DEBUG) {
-    c.dr[7] = d.u32(S.GUEST_DR7);
-    c.msrs.write(MSR_DEBUGCTL, d.big(S.GUEST_IA32_DEBUGCTL));
+    loadDr7(c, d.u32(S.GUEST_DR7));
+    c.msrs.debugctl = d.lo[S.GUEST_IA32_DEBUGCTL];
   }
   c.msrs.sysenterCs = d.u32(S.GUEST_SYSENTER_CS) & 0xFFFF;
   c.msrs.sysenterEsp = d.num(S.GUEST_SYSENTER_ESP);
   c.msrs.sysenterEip = d.num(S.GUEST_SYSENTER_EIP);
-  if (ctl.entry & ENTRY_LOAD_PAT) c.msrs.write(MSR_PAT, d.big(S.GUEST_IA32_PAT));
+  if (ctl.entry & ENTRY_LOAD_PAT) c.msrs.loadChecked(MSR_PAT, d.big(S.GUEST_IA32_PAT));
   if (ctl.entry & ENTRY_LOAD_EFER) {
     c.efer = d.i32(S.GUEST_IA32_EFER) & (K.EFER_SCE | K.EFER_LME | K.EFER_LMA | K.EFER_NXE);
   } else {
@@ -91,10 +128,10 @@ function loadGuestState(c: Cpu, v: Vmx): void {
     if (c.cr0 & K.CR0_PG) c.efer = ia32e ? c.efer | K.EFER_LME : c.efer & ~K.EFER_LME;
   }
   for (let s = 0; s < 8; s++) {
-    const [sel, base, limit, ar] = GUEST_SEG_SLOTS[s];
+    const base = GUEST_SEG_FLAT[s * 4 + 1];
     // outside IA-32e mode only bits 31:0 of a base exist
     const b = ia32e ? d.num(base) : d.u32(base);
-    c.loadSegRaw(s, d.i32(sel) & 0xFFFF, b, d.u32(limit), d.i32(ar));
+    c.storeSegRaw(s, d.i32(GUEST_SEG_FLAT[s * 4]) & 0xFFFF, b, d.u32(GUEST_SEG_FLAT[s * 4 + 2]), d.i32(GUEST_SEG_FLAT[s * 4 + 3]));
   }
   c.gdtrBase = ia32e ? d.num(S.GUEST_GDTR_BASE) : d.u32(S.GUEST_GDTR_BASE);
   c.gdtrLimit = d.u32(S.GUEST_GDTR_LIMIT);
@@ -108,7 +145,8 @@ function loadGuestState(c: Cpu, v: Vmx): void {
   c.updateMode();
   // with a VPID the guest's translations are tagged and survive exits (SDM 28.3.3.1); without, flush
   const vpid = ctl.proc2 & P2_VPID ? d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF : 0;
-  c.switchTlbWorld(true, vpid !== 0 ? `vpid ${vpid} eptp ${ctl.proc2 & P2_EPT ? `${d.hi[S.EPT_POINTER]}:${d.lo[S.EPT_POINTER]}` : '-'}` : null);
+  const ept = (ctl.proc2 & P2_EPT) !== 0;
+  c.switchTlbWorld(true, vpid !== 0, vpid, ept ? d.hi[S.EPT_POINTER] : -1, ept ? d.lo[S.EPT_POINTER] : -1);
   if (ctl.proc2 & P2_EPT) eptEnter(c, v);
   if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !ia32e) {
     // SDM 27.3.2.4: with EPT the PDPTEs come from the VMCS (checked already), otherwise from CR3
@@ -147,7 +185,9 @@ function startNonRoot(c: Cpu, v: Vmx): void {
   // the window controls and a pending timer are looked at before the first guest instruction
   c.events |= EV_VMX;
   const info = d.i32(S.VM_ENTRY_INTR_INFO_FIELD);
-  if (info < 0) inject(c, v, info);
+  enterMtfAndDebug(c, v, info);
+  // type 7 (a pending MTF VM exit, SDM 27.6.2) goes nowhere near the guest IDT
+  if (info < 0 && ((info >>> 8) & 7) !== 7) inject(c, v, info);
 }
 
 /** SDM 27.6: delivers the event of the VM-entry interruption-information field through the guest IDT. */

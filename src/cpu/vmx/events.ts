@@ -1,5 +1,5 @@
 import type { Cpu } from '../cpu';
-import { BLOCK_EXIT, EV_NMI } from '../cpu';
+import { BLOCK_EXIT, EV_ATTN, EV_NMI } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
 import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC, deliverEvent } from '../interrupts';
@@ -10,6 +10,7 @@ import { controlMask, makeTaskSwitchQualification } from './spec';
 import * as S from './slots';
 import { EV_VMX, EXIT_CTL_ACK_INTR, exitInfo, timerRemaining, vmExit } from './exit';
 import { EXIT } from './intercept';
+import { leaveGuestDebug, mtfBlocked } from './mtf';
 import { SHADOW_NONE, Vmx } from './state';
 
 /**
@@ -53,7 +54,7 @@ export function boundary(c: Cpu): boolean {
       vmExit(c, EXIT.PREEMPTION_TIMER, 0, c.rip);
       return true;
     }
-  } else c.events &= ~EV_VMX;
+  } else if (!c.mtf) c.events &= ~EV_VMX;
   const pin = d.i32(S.PIN_BASED_VM_EXEC_CONTROL);
   const p1 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL);
   if (c.events & EV_NMI && pin & PIN_NMI && !c.nmiBlocked) {
@@ -86,6 +87,38 @@ export function boundary(c: Cpu): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * SDM 26.5.2: under the monitor trap flag an MTF VM exit is pending at the boundary after each guest
+ * instruction (after one iteration of a REP string instruction, or from the HLT state after HLT)
+ * and after an event was delivered (onEvent, injection). The core asks here before delivering
+ * debug traps: only SMIs and INIT (not emulated) outrank MTF VM exits; debug traps, the preemption
+ * timer, NMIs, interrupts and the window exits of boundary() come after. An instruction that exits
+ * leaves non-root operation, so no MTF VM exit follows it.
+ */
+export function mtfBoundary(c: Cpu): boolean {
+  const v = vmxOrNull(c);
+  if (v === null) return false;
+  if (!c.nonRoot) {
+    leaveGuestDebug(c, v);
+    return false;
+  }
+  // the first boundary after VM entry: no guest instruction has run yet
+  if (v.mtfIcount < 0) v.mtfIcount = c.icount;
+  if (!v.mtfPending && c.icount === v.mtfIcount) return false;
+  v.mtfPending = false;
+  v.mtfIcount = c.icount;
+  const activity = c.halted ? v.guestActivity || 1 : 0;
+  // no MTF VM exits in the shutdown and wait-for-SIPI states (an NMI that leaves shutdown makes one pending)
+  if (activity >= 2) {
+    mtfBlocked(c, v);
+    return false;
+  }
+  exitInfo.activity = activity;
+  v.vectoringInfo = 0;
+  vmExit(c, EXIT.MONITOR_TRAP_FLAG, 0, c.rip);
+  return true;
 }
 
 /** Interruption type (interruption-information bits 10:8) of a core event kind. */
@@ -140,7 +173,12 @@ export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip:
     if (vec === K.EXC_PF && kind === EVT_HW) {
       qual = c.cr2;
       c.cr2 = v.guestCr2;
-    } else if (vec === K.EXC_DB && kind === EVT_HW) qual = c.dr[6] & 0x600F;
+    } else if (vec === K.EXC_DB && kind === EVT_HW) {
+      // a debug trap that exits leaves DR6 alone and reports its conditions here (SDM 27.1, 28.2.1);
+      // the processor leaves HLT only after such an exit, so the exit saves HLT
+      qual = c.dbTrap !== 0 ? c.dbTrap & 0x400F : c.dr[6] & 0x600F;
+      if (c.dbTrap !== 0 && c.halted) exitInfo.activity = v.guestActivity || 1;
+    }
     exitInfo.intrInfo = (0x80000000 | (type << 8) | vec | (err >= 0 ? 0x800 : 0)) | 0;
     exitInfo.intrError = err;
     exitInfo.nmi = kind === EVT_NMI;
@@ -158,6 +196,11 @@ export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip:
     return true;
   }
   if (kind === EVT_NMI && d.i32(S.PIN_BASED_VM_EXEC_CONTROL) & PIN_VNMI) v.vnmiBlocked = true;
+  if (vec === K.EXC_DB && kind === EVT_HW && c.dbTrap !== 0) {
+    c.dr[6] = (c.dr[6] | (c.dbTrap & 0x400F)) >>> 0;
+    c.dbTrap = 0;
+    c.halted = false;
+  }
   v.vectoringInfo = (0x80000000 | (type << 8) | vec | (err >= 0 ? 0x800 : 0)) | 0;
   v.vectoringError = err;
   v.skipIntercept = true;
@@ -166,6 +209,11 @@ export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip:
   v.skipIntercept = false;
   v.vectoringInfo = 0;
   if (vec === K.EXC_PF && kind === EVT_HW) v.guestCr2 = c.cr2;
+  if (c.mtf) {
+    // the MTF VM exit comes before the handler's first instruction: make the run loop look again
+    v.mtfPending = true;
+    c.events |= EV_ATTN;
+  }
   return true;
 }
 

@@ -4,7 +4,7 @@ import { BLOCK_EXIT, FAULT } from '../cpu';
 import * as K from '../constants';
 import * as F from '../flags';
 import { loadPdptes } from '../paging';
-import { MSR_DEBUGCTL, MSR_PAT } from '../msr';
+import { MSR_PAT } from '../msr';
 import { controlMask } from './spec';
 import * as S from './slots';
 
@@ -12,7 +12,8 @@ const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
 const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 import { SHADOW_NONE, SHADOW_STI, Vmx, vmxOf } from './state';
 import { VMCS_OFF_ABORT } from './vmcs';
-import { notifyVmExit } from './observer';
+import { hasVmxObserver, notifyVmExit } from './observer';
+import { leaveGuestDebug, savedPendingDebug } from './mtf';
 
 /**
  * VM exits (SDM chapter 28): record the exit information (28.2), save guest state (28.3), store
@@ -32,6 +33,10 @@ export const EXIT_CTL_SAVE_EFER = controlMask('VM_EXIT_SAVE_IA32_EFER');
 export const EXIT_CTL_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
 export const EXIT_CTL_SAVE_TIMER = controlMask('VM_EXIT_SAVE_VMX_PREEMPTION_TIMER');
 export const ENTRY_CTL_IA32E = controlMask('VM_ENTRY_IA32E_MODE');
+const ENTRY_CTL_LOAD_DEBUG = controlMask('VM_ENTRY_LOAD_DEBUG_CONTROLS');
+const ENTRY_CTL_LOAD_EFER = controlMask('VM_ENTRY_LOAD_IA32_EFER');
+const ENTRY_CTL_LOAD_PAT = controlMask('VM_ENTRY_LOAD_IA32_PAT');
+const P1_MTF = controlMask('CPU_BASED_MONITOR_TRAP_FLAG');
 export const PIN_VIRTUAL_NMIS = controlMask('PIN_BASED_VIRTUAL_NMIS');
 export const PIN_TIMER = controlMask('PIN_BASED_VMX_PREEMPTION_TIMER');
 
@@ -116,10 +121,28 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
   v.lastExit.guestRip = guestRip;
   v.lastExit.icount = c.icount;
   v.exitCount++;
+  if (v.inPlace !== null && !nmi && inPlaceAllowed(c, v) && v.inPlace.handleInPlace(reason)) return;
   // ---- 28.4: VM-exit MSR-store list ----
   if (!storeMsrs(c, v)) return vmxAbort(c, v, 1, 'storing a guest MSR in the VM-exit MSR-store list failed');
   leaveNonRoot(c, v, nmi);
   notifyVmExit(c);
+}
+
+/**
+ * Whether an exit may be handled in place (state.ts InPlaceVmm): nobody observes VMX events, no MSR
+ * is stored or loaded on the way, and VM entry would load back exactly what this exit saved (debug
+ * controls, EFER and PAT saved and loaded in pairs), so skipping the host state changes nothing the
+ * guest can see. MTF is left to the architectural path.
+ */
+function inPlaceAllowed(c: Cpu, v: Vmx): boolean {
+  const d = v.vmcs;
+  const exitCtl = d.i32(S.VM_EXIT_CONTROLS), entryCtl = d.i32(S.VM_ENTRY_CONTROLS);
+  if (!(exitCtl & EXIT_CTL_SAVE_DEBUG) || !(entryCtl & ENTRY_CTL_LOAD_DEBUG)) return false;
+  if (!(exitCtl & EXIT_CTL_SAVE_EFER) || !(entryCtl & ENTRY_CTL_LOAD_EFER)) return false;
+  if (exitCtl & EXIT_CTL_LOAD_PAT && (!(exitCtl & EXIT_CTL_SAVE_PAT) || !(entryCtl & ENTRY_CTL_LOAD_PAT))) return false;
+  if (d.i32(S.CPU_BASED_VM_EXEC_CONTROL) & P1_MTF) return false;
+  if (d.i32(S.VM_EXIT_MSR_STORE_COUNT) !== 0 || d.i32(S.VM_ENTRY_MSR_LOAD_COUNT) !== 0) return false;
+  return !hasVmxObserver(c);
 }
 
 /**
@@ -141,6 +164,7 @@ export function entryFailureExit(c: Cpu, reason: number, qual: number): void {
 
 /** Host state, host MSRs, back to root operation. */
 function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
+  c.noteWorldLeaving();
   c.nonRoot = false;
   c.eptActive = false;
   v.timerActive = false;
@@ -149,6 +173,7 @@ function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
   v.shadowKind = SHADOW_NONE;
   v.guestActivity = 0;
   c.events &= ~EV_VMX;
+  leaveGuestDebug(c, v);
   c.shadow = false;
   c.halted = false;
   c.shutdown = false;
@@ -186,6 +211,8 @@ export const GUEST_PDPTR_SLOTS: readonly number[] = [S.GUEST_PDPTR0, S.GUEST_PDP
 
 /** Guest segment-register slots [selector, base, limit, AR] for ES..GS, LDTR, TR (index = core segment number). */
 export const GUEST_SEG_SLOTS: readonly (readonly [number, number, number, number])[] = [0, 1, 2, 3, 4, 5, 6, 7].map(segSlots);
+/** The same, flat: [selector, base, limit, AR] of segment s at 4 * s (no destructuring per exit). */
+export const GUEST_SEG_FLAT = Int32Array.from(GUEST_SEG_SLOTS.flat());
 
 /** The interruptibility state the guest is in (SDM 25.4.2) for the instruction at `rip`. */
 export function interruptibility(c: Cpu, v: Vmx, rip: number): number {
@@ -196,41 +223,74 @@ export function interruptibility(c: Cpu, v: Vmx, rip: number): number {
   return st;
 }
 
+/**
+ * Stores a field saved at every exit straight into the cache's arrays (VmcsCache.set does the same
+ * one field at a time, with lookups this path cannot afford). Returns non-zero when the value changed.
+ */
+function put(lo: Int32Array, hi: Int32Array, s: number, l: number, h: number): number {
+  const changed = (lo[s] ^ l) | (hi[s] ^ h);
+  lo[s] = l;
+  hi[s] = h;
+  return changed;
+}
+
+/** The same for a natural-width field from a number (an address, a base): no slow ToInt32 of big doubles. */
+function putNum(lo: Int32Array, hi: Int32Array, s: number, v: number): number {
+  const h = v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
+  const l = v - h * TWO32;
+  return put(lo, hi, s, l >= 0x80000000 ? l - TWO32 : l, h);
+}
+
+const TWO32 = 0x100000000;
+
+/** The stable registers of SDM 28.3.1-28.3.2 but segments; non-zero when any saved value changed. */
+function saveStableRegisters(c: Cpu, lo: Int32Array, hi: Int32Array, exitCtl: number): number {
+  let changed = put(lo, hi, S.GUEST_CR0, c.cr0, 0);
+  changed |= putNum(lo, hi, S.GUEST_CR3, c.cr3);
+  changed |= put(lo, hi, S.GUEST_CR4, c.cr4, 0);
+  if (exitCtl & EXIT_CTL_SAVE_DEBUG) {
+    changed |= putNum(lo, hi, S.GUEST_DR7, c.dr[7]);
+    changed |= put(lo, hi, S.GUEST_IA32_DEBUGCTL, c.msrs.debugctl, 0);
+  }
+  changed |= put(lo, hi, S.GUEST_SYSENTER_CS, c.msrs.sysenterCs, 0);
+  changed |= putNum(lo, hi, S.GUEST_SYSENTER_ESP, c.msrs.sysenterEsp);
+  changed |= putNum(lo, hi, S.GUEST_SYSENTER_EIP, c.msrs.sysenterEip);
+  if (exitCtl & EXIT_CTL_SAVE_EFER) changed |= put(lo, hi, S.GUEST_IA32_EFER, c.efer, 0);
+  changed |= putNum(lo, hi, S.GUEST_GDTR_BASE, c.gdtrBase);
+  changed |= put(lo, hi, S.GUEST_GDTR_LIMIT, c.gdtrLimit, 0);
+  changed |= putNum(lo, hi, S.GUEST_IDTR_BASE, c.idtrBase);
+  return changed | put(lo, hi, S.GUEST_IDTR_LIMIT, c.idtrLimit, 0);
+}
+
+/** SDM 28.3.2: the segment registers (selector, base, limit, access rights); non-zero on a change. */
+function saveSegments(c: Cpu, lo: Int32Array, hi: Int32Array): number {
+  let changed = 0;
+  for (let s = 0; s < 8; s++) {
+    const f = s * 4;
+    changed |= put(lo, hi, GUEST_SEG_FLAT[f], c.segSel[s], 0);
+    changed |= putNum(lo, hi, GUEST_SEG_FLAT[f + 1], c.segBase[s]);
+    changed |= putNum(lo, hi, GUEST_SEG_FLAT[f + 2], c.segLimit[s]);
+    changed |= put(lo, hi, GUEST_SEG_FLAT[f + 3], c.segAr[s], 0);
+  }
+  return changed;
+}
+
 /** SDM 28.3: processor state into the guest-state area. */
 function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
-  const d = v.vmcs;
+  const d = v.vmcs, lo = d.lo, hi = d.hi;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
-  d.set(S.GUEST_CR0, c.cr0, 0);
-  d.setNum(S.GUEST_CR3, c.cr3);
-  d.set(S.GUEST_CR4, c.cr4, 0);
-  if (exitCtl & EXIT_CTL_SAVE_DEBUG) {
-    d.setNum(S.GUEST_DR7, c.dr[7]);
-    d.setBig(S.GUEST_IA32_DEBUGCTL, c.msrs.read(MSR_DEBUGCTL));
-  }
-  d.set(S.GUEST_SYSENTER_CS, c.msrs.sysenterCs, 0);
-  d.setNum(S.GUEST_SYSENTER_ESP, c.msrs.sysenterEsp);
-  d.setNum(S.GUEST_SYSENTER_EIP, c.msrs.sysenterEip);
+  // the stable fields (VmcsCache.guestGen): a change moves the counter the entry checks look at
+  const changed = saveStableRegisters(c, lo, hi, exitCtl) | saveSegments(c, lo, hi);
+  if (changed !== 0) d.guestChanged();
   if (exitCtl & EXIT_CTL_SAVE_PAT) d.setBig(S.GUEST_IA32_PAT, c.msrs.read(MSR_PAT));
-  if (exitCtl & EXIT_CTL_SAVE_EFER) d.set(S.GUEST_IA32_EFER, c.efer, 0);
-  for (let s = 0; s < 8; s++) {
-    const [sel, base, limit, ar] = GUEST_SEG_SLOTS[s];
-    d.set(sel, c.segSel[s], 0);
-    d.setNum(base, c.segBase[s]);
-    d.set(limit, c.segLimit[s] | 0, 0);
-    d.set(ar, c.segAr[s], 0);
-  }
-  d.setNum(S.GUEST_GDTR_BASE, c.gdtrBase);
-  d.set(S.GUEST_GDTR_LIMIT, c.gdtrLimit, 0);
-  d.setNum(S.GUEST_IDTR_BASE, c.idtrBase);
-  d.set(S.GUEST_IDTR_LIMIT, c.idtrLimit, 0);
-  d.setNum(S.GUEST_RIP, rip);
-  d.set(S.GUEST_RSP, c.r[4], c.rh[4]);
+  putNum(lo, hi, S.GUEST_RIP, rip);
+  put(lo, hi, S.GUEST_RSP, c.r[4], c.rh[4]);
   let fl = c.getFlags();
   if (exitInfo.rf) fl |= F.RF;
-  d.set(S.GUEST_RFLAGS, fl, 0);
-  d.set(S.GUEST_ACTIVITY_STATE, exitInfo.activity, 0);
-  d.set(S.GUEST_INTERRUPTIBILITY_INFO, interruptibility(c, v, rip), 0);
-  d.set(S.GUEST_PENDING_DBG_EXCEPTIONS, 0, 0);
+  put(lo, hi, S.GUEST_RFLAGS, fl, 0);
+  put(lo, hi, S.GUEST_ACTIVITY_STATE, exitInfo.activity, 0);
+  put(lo, hi, S.GUEST_INTERRUPTIBILITY_INFO, interruptibility(c, v, rip), 0);
+  put(lo, hi, S.GUEST_PENDING_DBG_EXCEPTIONS, savedPendingDebug(c, v, rip), 0);
   // SDM 28.3.4: with EPT, a PAE-paging guest's PDPTEs are saved
   if (c.eptActive && c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) {
     for (let n = 0; n < 4; n++) d.set(GUEST_PDPTR_SLOTS[n], c.pdpte[n * 2], c.pdpte[n * 2 + 1]);
@@ -262,33 +322,27 @@ function loadHostState(c: Cpu, v: Vmx): string {
   c.cr0 = (d.i32(S.HOST_CR0) & ~CR0_KEEP) | (c.cr0 & CR0_KEEP) | K.CR0_ET;
   c.cr4 = d.i32(S.HOST_CR4);
   c.cr3 = d.unum(S.HOST_CR3);
-  c.dr[7] = 0x400;
-  c.msrs.write(MSR_DEBUGCTL, 0n);
+  loadDr7(c, 0x400);
+  c.msrs.debugctl = 0;
   c.msrs.sysenterCs = d.u32(S.HOST_IA32_SYSENTER_CS) & 0xFFFF;
   c.msrs.sysenterEsp = d.num(S.HOST_IA32_SYSENTER_ESP);
   c.msrs.sysenterEip = d.num(S.HOST_IA32_SYSENTER_EIP);
   if (exitCtl & EXIT_CTL_LOAD_EFER) c.efer = d.i32(S.HOST_IA32_EFER) & (K.EFER_SCE | K.EFER_LME | K.EFER_LMA | K.EFER_NXE);
   else c.efer = host64 ? c.efer | K.EFER_LMA | K.EFER_LME : c.efer & ~(K.EFER_LMA | K.EFER_LME);
-  if (exitCtl & EXIT_CTL_LOAD_PAT) c.msrs.write(MSR_PAT, d.big(S.HOST_IA32_PAT));
+  if (exitCtl & EXIT_CTL_LOAD_PAT) c.msrs.loadChecked(MSR_PAT, d.big(S.HOST_IA32_PAT));
   // segment registers (28.5.2): flat, DPL 0, accessed; null selectors make SS/DS/ES/FS/GS unusable
-  const data = K.AR_P | K.AR_S | 3 | K.AR_DB | K.AR_G;
-  c.loadSegRaw(K.SEG_CS, d.i32(S.HOST_CS_SELECTOR) & 0xFFFF, 0, 0xFFFFFFFF,
+  c.storeSegRaw(K.SEG_CS, d.i32(S.HOST_CS_SELECTOR) & 0xFFFF, 0, 0xFFFFFFFF,
     K.AR_P | K.AR_S | 11 | K.AR_G | (host64 ? K.AR_L : K.AR_DB));
-  const dataSeg = (s: number, slot: number, base: number) => {
-    const sel = d.i32(slot) & 0xFFFF;
-    if (sel === 0) c.loadSegRaw(s, 0, base, 0xFFFFFFFF, K.AR_UNUSABLE);
-    else c.loadSegRaw(s, sel, base, 0xFFFFFFFF, data);
-  };
-  dataSeg(K.SEG_SS, S.HOST_SS_SELECTOR, 0);
-  dataSeg(K.SEG_DS, S.HOST_DS_SELECTOR, 0);
-  dataSeg(K.SEG_ES, S.HOST_ES_SELECTOR, 0);
-  dataSeg(K.SEG_FS, S.HOST_FS_SELECTOR, d.num(S.HOST_FS_BASE));
-  dataSeg(K.SEG_GS, S.HOST_GS_SELECTOR, d.num(S.HOST_GS_BASE));
+  hostDataSeg(c, K.SEG_SS, d.i32(S.HOST_SS_SELECTOR), 0);
+  hostDataSeg(c, K.SEG_DS, d.i32(S.HOST_DS_SELECTOR), 0);
+  hostDataSeg(c, K.SEG_ES, d.i32(S.HOST_ES_SELECTOR), 0);
+  hostDataSeg(c, K.SEG_FS, d.i32(S.HOST_FS_SELECTOR), d.num(S.HOST_FS_BASE));
+  hostDataSeg(c, K.SEG_GS, d.i32(S.HOST_GS_SELECTOR), d.num(S.HOST_GS_BASE));
   // FS/GS bases come from the host fields even for null selectors (64-bit hosts use them)
   c.segBase[K.SEG_FS] = host64 ? d.num(S.HOST_FS_BASE) : d.u32(S.HOST_FS_BASE);
   c.segBase[K.SEG_GS] = host64 ? d.num(S.HOST_GS_BASE) : d.u32(S.HOST_GS_BASE);
-  c.loadSegRaw(K.SEG_TR, d.i32(S.HOST_TR_SELECTOR) & 0xFFFF, d.num(S.HOST_TR_BASE), 0x67, K.AR_P | 11);
-  c.loadSegRaw(K.SEG_LDTR, 0, 0, 0, K.AR_UNUSABLE);
+  c.storeSegRaw(K.SEG_TR, d.i32(S.HOST_TR_SELECTOR) & 0xFFFF, d.num(S.HOST_TR_BASE), 0x67, K.AR_P | 11);
+  c.storeSegRaw(K.SEG_LDTR, 0, 0, 0, K.AR_UNUSABLE);
   c.gdtrBase = d.num(S.HOST_GDTR_BASE);
   c.gdtrLimit = 0xFFFF;
   c.idtrBase = d.num(S.HOST_IDTR_BASE);
@@ -302,7 +356,7 @@ function loadHostState(c: Cpu, v: Vmx): string {
   const p1 = d.u32(S.CPU_BASED_VM_EXEC_CONTROL);
   const p2 = p1 & P1_SECONDARY ? d.u32(S.SECONDARY_VM_EXEC_CONTROL) : 0;
   const guestVpid = p2 & P2_VPID ? d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF : 0;
-  c.switchTlbWorld(false, guestVpid !== 0 ? 'root' : null);
+  c.switchTlbWorld(false, guestVpid !== 0);
   if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) {
     try {
       loadPdptes(c);
@@ -312,6 +366,25 @@ function loadHostState(c: Cpu, v: Vmx): string {
     }
   }
   return '';
+}
+
+/**
+ * DR7 as VM entry and exit load it: breakpoints the old value armed must not fire in the other world
+ * and the new value's must, so the core re-derives them when either value enables any.
+ */
+export function loadDr7(c: Cpu, value: number): void {
+  const old = c.dr[7];
+  c.dr[7] = value;
+  if (old !== value && ((old | value) & 0xFF) !== 0) c.debugRegistersChanged();
+}
+
+const HOST_DATA_AR = K.AR_P | K.AR_S | 3 | K.AR_DB | K.AR_G;
+
+/** A host data segment (SDM 28.5.2): flat read/write data, or unusable for a null selector. */
+function hostDataSeg(c: Cpu, s: number, selector: number, base: number): void {
+  const sel = selector & 0xFFFF;
+  if (sel === 0) c.storeSegRaw(s, 0, base, 0xFFFFFFFF, K.AR_UNUSABLE);
+  else c.storeSegRaw(s, sel, base, 0xFFFFFFFF, HOST_DATA_AR);
 }
 
 /**

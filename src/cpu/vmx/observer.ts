@@ -53,6 +53,11 @@ export function vmxObserverOf(cpu: Cpu): VmxObserver | undefined {
 
 // ---- the calls the core makes ----------------------------------------------------------------
 
+/** Whether anything observes this CPU's VMX events (the in-place exit path is then not taken). */
+export function hasVmxObserver(c: Cpu): boolean {
+  return observers.has(c);
+}
+
 export function notifyVmExit(c: Cpu): void {
   const o = observers.get(c);
   if (o?.vmExit) o.vmExit(c, c.vmx as Vmx);

@@ -9,16 +9,25 @@ import type { Vmx } from './state';
  * stores n in VM_INSTRUCTION_ERROR of the current VMCS.
  */
 
+/**
+ * Sets exactly the six arithmetic flags, the ones the lazy-flags scheme may hold unevaluated:
+ * nothing else changes, so neither their evaluation nor setFlags' side effects are needed.
+ */
+function setArith(c: Cpu, bits: number): void {
+  c.flags = (c.flags & ~F.ARITH) | bits;
+  c.lzOp = 0;
+}
+
 export function vmSucceed(c: Cpu): void {
-  c.setFlags(0, F.ARITH);
+  setArith(c, 0);
 }
 
 export function vmFailInvalid(c: Cpu): void {
-  c.setFlags(F.CF, F.ARITH);
+  setArith(c, F.CF);
 }
 
 export function vmFailValid(c: Cpu, v: Vmx, error: number): void {
-  c.setFlags(F.ZF, F.ARITH);
+  setArith(c, F.ZF);
   v.vmcs.set(VM_INSTRUCTION_ERROR, error, 0);
 }
 

@@ -2,6 +2,20 @@ import type { Cpu } from '../cpu';
 import { VmxCapabilities } from './capabilities';
 import { VmcsCache } from './vmcs';
 
+/**
+ * A VMM that is part of the host program (the built-in monitor) rather than code in guest memory.
+ * At a VM exit, once the exit information and the guest state are in the VMCS, the core offers it
+ * the exit (exit.ts, only when nothing observes VMX events and the exit's lists allow it). It may
+ * handle the exit as a VMM would between the exit and its next VMRESUME (GPRs, GUEST_RIP,
+ * GUEST_INTERRUPTIBILITY_INFO, the VM-entry event fields) and resume the guest with
+ * entry.ts resumeInPlace, which runs that VMRESUME's checks and loads what may have changed: then it
+ * returns true and the host state is never loaded, as nothing could see it. Returning false lets the
+ * exit complete architecturally. Its VM-exit MSR-load list, if it has one, may only signal itself.
+ */
+export interface InPlaceVmm {
+  handleInPlace(reason: number): boolean;
+}
+
 /** "No current VMCS": the current-VMCS pointer reads as FFFFFFFF_FFFFFFFFH. */
 export const NO_VMCS = -1;
 
@@ -76,6 +90,16 @@ export class Vmx {
   guestCr2 = 0;
   /** Guest activity state while in non-root (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI). */
   guestActivity = 0;
+  /**
+   * Monitor trap flag (mtf.ts): an MTF VM exit is pending at the next boundary because an event was
+   * delivered (injected or through the guest IDT) or a pending MTF VM exit was injected.
+   */
+  mtfPending = false;
+  /**
+   * cpu.icount at the last boundary looked at: an instruction retired since then when it differs;
+   * -1 from VM entry until the first boundary.
+   */
+  mtfIcount = -1;
 
   // ---- EPT (ept.ts) ----
   /** Host-physical address of the EPT PML4 table (EPTP bits 51:12) while the guest runs with EPT. */
@@ -92,6 +116,9 @@ export class Vmx {
   eptLinearValid = false;
   /** An IRET that unblocked NMIs (or virtual NMIs) is executing (qualification bit 12). */
   iretUnblocking = false;
+
+  /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
+  inPlace: InPlaceVmm | null = null;
 
   constructor(caps: VmxCapabilities) {
     this.caps = caps;

@@ -37,10 +37,37 @@ const TWO32 = 0x100000000;
 const SLOT_BY_ENCODING = new Int16Array(0x8000).fill(-1);
 /** 0 = 16-bit, 1 = 32-bit, 2 = 64-bit or natural width: how many bits a write keeps. */
 export const SLOT_WIDTH = new Uint8Array(FIELD_COUNT);
+/** Which change counter of VmcsCache a write to the slot moves: GROUP_NONE, GROUP_CONTROL, GROUP_GUEST. */
+const SLOT_GROUP = new Uint8Array(FIELD_COUNT);
+const GROUP_NONE = 0, GROUP_CONTROL = 1, GROUP_GUEST = 2;
+/**
+ * The guest-state fields that rarely change while a guest runs, and all that entry checks D1-D43
+ * read besides the controls and RFLAGS.VM: control and debug registers, the MSRs VM entry loads,
+ * segment and descriptor-table registers.
+ */
+const STABLE_GUEST_FIELD = /^GUEST_((ES|CS|SS|DS|FS|GS|LDTR|TR)_(SELECTOR|BASE|LIMIT|AR_BYTES)|CR[034]|DR7|IA32_DEBUGCTL|SYSENTER_(CS|ESP|EIP)|IA32_PAT|IA32_EFER|[GI]DTR_(BASE|LIMIT))$/;
 VMCS_FIELDS.forEach((f, k) => {
   SLOT_BY_ENCODING[f.encoding] = k;
   SLOT_WIDTH[k] = f.width === '16' ? 0 : f.width === '32' ? 1 : 2;
+  SLOT_GROUP[k] = f.area === 'guest-state' ? (STABLE_GUEST_FIELD.test(f.name) ? GROUP_GUEST : GROUP_NONE)
+    : f.area === 'vm-exit-information' ? GROUP_NONE : GROUP_CONTROL;
 });
+
+/**
+ * What VMREAD/VMWRITE access with an encoding (SDM 25.11.2): slot * 2, plus 1 for the "high" access
+ * of a 64-bit field (encoding bit 0 = 1); -1 for an encoding that names no field. A table, so the
+ * instructions look nothing up in a Map and allocate nothing.
+ */
+const ACCESS_BY_ENCODING = new Int32Array(0x8000).fill(-1);
+VMCS_FIELDS.forEach((f, k) => {
+  ACCESS_BY_ENCODING[f.encoding] = k * 2;
+  if (f.width === '64') ACCESS_BY_ENCODING[f.encoding | 1] = k * 2 + 1;
+});
+
+/** See ACCESS_BY_ENCODING; `enc` is the whole encoding operand (bits above 14 make it unsupported). */
+export function accessOfEncoding(enc: number): number {
+  return enc >= 0 && enc < 0x8000 ? ACCESS_BY_ENCODING[enc] : -1;
+}
 
 export function slotOfEncoding(fullEncoding: number): number {
   return fullEncoding >= 0 && fullEncoding < 0x8000 ? SLOT_BY_ENCODING[fullEncoding] : -1;
@@ -59,14 +86,44 @@ export function fieldOfSlot(slot: number): VmcsField {
 
 /** The data of one VMCS: what the processor caches for the current VMCS. */
 export class VmcsCache {
+  /** Field values. Read them directly; write only through set/setNum/setBig/setHigh (change counters). */
   readonly lo = new Int32Array(FIELD_COUNT);
   readonly hi = new Int32Array(FIELD_COUNT);
   launch = LAUNCH_CLEAR;
+
+  /**
+   * Change counters: `ctlGen` moves when a control or host-state field changes value, `guestGen` when
+   * a stable guest field does (STABLE_GUEST_FIELD), and both when another VMCS is loaded. VM entry
+   * re-runs the checks that depend only on those fields when a counter moved since they last passed;
+   * a VM exit rewrites the stable fields with the same values, so an I/O exit moves neither.
+   */
+  ctlGen = 0;
+  guestGen = 0;
+  /** ctlGen when the control checks last passed (-1 never); the same for the host checks, with EFER.LMA then. */
+  ctlCheckedGen = -1;
+  hostCheckedGen = -1;
+  hostCheckedLma = false;
+  /** guestGen / ctlGen when guest checks D1-D43 last passed, and RFLAGS.VM then. */
+  guestCheckedGen = -1;
+  guestCheckedCtlGen = -1;
+  guestCheckedVm = false;
 
   clear(): void {
     this.lo.fill(0);
     this.hi.fill(0);
     this.launch = LAUNCH_CLEAR;
+    this.changedAll();
+  }
+
+  /** A stable guest field was written directly into lo/hi (the VM-exit save). */
+  guestChanged(): void {
+    this.guestGen++;
+  }
+
+  /** Everything may have changed (another VMCS loaded, a snapshot restored into lo/hi). */
+  changedAll(): void {
+    this.ctlGen++;
+    this.guestGen++;
   }
 
   /** Low 32 bits as an int32. */
@@ -90,19 +147,40 @@ export class VmcsCache {
   }
 
   big(s: number): bigint {
+    // most 64-bit fields hold 0 (DEBUGCTL, pending debug exceptions): no BigInt arithmetic then
+    if (this.lo[s] === 0 && this.hi[s] === 0) return 0n;
     return (BigInt(this.hi[s] >>> 0) << 32n) | BigInt(this.lo[s] >>> 0);
   }
 
   /** Writes a field keeping only the bits its width holds. */
   set(s: number, lo: number, hi: number): void {
     const w = SLOT_WIDTH[s];
-    this.lo[s] = w === 0 ? lo & 0xFFFF : lo;
-    this.hi[s] = w === 2 ? hi : 0;
+    const l = w === 0 ? lo & 0xFFFF : lo, h = w === 2 ? hi : 0;
+    const g = SLOT_GROUP[s];
+    if (g !== GROUP_NONE && (this.lo[s] !== l || this.hi[s] !== h)) {
+      if (g === GROUP_CONTROL) this.ctlGen++;
+      else this.guestGen++;
+    }
+    this.lo[s] = l;
+    this.hi[s] = h;
+  }
+
+  /** Bits 63:32 of a 64-bit field (VMREAD/VMWRITE "high" access). */
+  setHigh(s: number, hi: number): void {
+    this.set(s, this.lo[s], hi);
   }
 
   /** Writes a (signed or unsigned) number, e.g. a canonical address. */
   setNum(s: number, v: number): void {
-    this.set(s, v | 0, Math.floor(v / TWO32) | 0);
+    // ToInt32 of a double outside the int32 range takes V8's slow path: split with plain arithmetic
+    const hi = v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
+    const lo = v - hi * TWO32;
+    this.set(s, lo >= 0x80000000 ? lo - TWO32 : lo, hi);
+  }
+
+  /** A 32-bit field from an unsigned number (a segment limit). */
+  setU32(s: number, v: number): void {
+    this.set(s, v >= 0x80000000 ? v - TWO32 : v, 0);
   }
 
   setBig(s: number, v: bigint): void {
@@ -119,6 +197,7 @@ export class VmcsCache {
     }
     const l = c.physRead(addr + VMCS_OFF_LAUNCH, 4);
     this.launch = l === LAUNCH_LAUNCHED || l === LAUNCH_AFTER_VMXOFF ? l : LAUNCH_CLEAR;
+    this.changedAll();
   }
 
   /** Writes the cache back to the region at `addr`. */

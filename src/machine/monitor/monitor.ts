@@ -1,11 +1,11 @@
 import { FAULT } from '../../cpu/cpu';
 import * as K from '../../cpu/constants';
-import { vmEntry } from '../../cpu/vmx/entry';
+import { resumeInPlace, vmEntry } from '../../cpu/vmx/entry';
 import * as S from '../../cpu/vmx/slots';
 import {
   IA32_VMX_BASIC, IA32_VMX_EPT_VPID_CAP, IA32_VMX_PROCBASED_CTLS2, controlMask, parseIoQualification, type ControlVector,
 } from '../../cpu/vmx/spec';
-import type { Vmx } from '../../cpu/vmx/state';
+import type { InPlaceVmm, Vmx } from '../../cpu/vmx/state';
 import { EXIT_HALT, EXIT_INTERNAL, EXIT_SHUTDOWN, type Machine, type RunOutcome, type VmmHook } from '../machine';
 import { DEFAULT_CONFIG, type MonitorConfig } from './config';
 import {
@@ -98,7 +98,7 @@ export interface MonitorOptions {
 
 export class MonitorError extends Error {}
 
-export class Monitor implements VmmHook {
+export class Monitor implements VmmHook, InPlaceVmm {
   readonly machine: Machine;
   readonly config: MonitorConfig;
   readonly vmx: Vmx;
@@ -126,6 +126,8 @@ export class Monitor implements VmmHook {
   /** Re-entering the guest: a doorbell now means a failed VM entry (reason 33/34). */
   private entering = false;
   private entryFailed = false;
+  /** An exit handled in place whose VMRESUME checks failed: the doorbell only has to re-enter. */
+  private handledInPlace = false;
   /** The guest executed HLT and waits for an interrupt. */
   private waiting = false;
   /** External-interrupt vector taken from the controller, not yet injected (-1 none). */
@@ -166,7 +168,9 @@ export class Monitor implements VmmHook {
 
     // ---- controls (KVM setup_vmcs_config) ----
     const req = newRequest();
-    for (const n of ['PIN_BASED_EXT_INTR_MASK', 'PIN_BASED_NMI_EXITING', 'CPU_BASED_HLT_EXITING', 'VM_EXIT_HOST_ADDR_SPACE_SIZE']) requireControl(req, n);
+    // KVM_REQUIRED_VMX_* of arch/x86/kvm/vmx: debug controls are switched on every exit and entry
+    for (const n of ['PIN_BASED_EXT_INTR_MASK', 'PIN_BASED_NMI_EXITING', 'CPU_BASED_HLT_EXITING', 'VM_EXIT_HOST_ADDR_SPACE_SIZE',
+      'VM_EXIT_SAVE_DEBUG_CONTROLS', 'VM_ENTRY_LOAD_DEBUG_CONTROLS']) requireControl(req, n);
     // a VPID keeps the guest's translations across exits, as KVM always asks for
     for (const n of ['PIN_BASED_VIRTUAL_NMIS', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_EFER', 'VM_EXIT_LOAD_IA32_EFER', 'VM_ENTRY_LOAD_IA32_EFER', 'SECONDARY_EXEC_ENABLE_VPID']) preferControl(req, n);
     requireControl(req, this.config.ioExiting === 'bitmap' ? 'CPU_BASED_USE_IO_BITMAPS' : 'CPU_BASED_UNCOND_IO_EXITING');
@@ -387,6 +391,7 @@ export class Monitor implements VmmHook {
    */
   launch(): RunOutcome | null {
     this.enterHostContext();
+    this.vmx.inPlace = this;
     this.runStart = performance.now();
     return this.enter(true);
   }
@@ -435,6 +440,14 @@ export class Monitor implements VmmHook {
       this.entryFailed = true;
       return;
     }
+    if (this.handledInPlace) {
+      this.handledInPlace = false;
+      if (this.enter(false) !== null) {
+        this.pending = true;
+        this.machine.cpu.requestStop();
+      }
+      return;
+    }
     const d = this.vmx.vmcs;
     const full = d.u32(S.VM_EXIT_REASON);
     const reason = full & 0xFFFF;
@@ -455,6 +468,22 @@ export class Monitor implements VmmHook {
       this.pending = true;
       this.machine.cpu.requestStop();
     }
+  }
+
+  /**
+   * The fast path (state.ts InPlaceVmm): I/O and CPUID exits change only GPRs, memory and GUEST_RIP,
+   * so they are handled before the host state would be loaded and the guest resumes from there, as
+   * KVM handles its fastpath exits without leaving its run loop. Everything else, and any exit the
+   * configuration stops on, completes architecturally and reaches the doorbell.
+   */
+  handleInPlace(reason: number): boolean {
+    if ((reason !== EXIT_IO && reason !== EXIT_CPUID) || this.stopOn[reason]) return false;
+    this.count(reason);
+    if (reason === EXIT_IO) this.io();
+    else this.cpuid();
+    if (resumeInPlace(this.machine.cpu, this.vmx)) return true;
+    this.handledInPlace = true;
+    return false;
   }
 
   /**

@@ -24,6 +24,9 @@ describe('VMX: capability model', () => {
     assert.equal(m.read(0x481) & 0xFFFFFFFFn, 0x16n, 'pin default1');
     assert.equal(m.read(0x482) & 0xFFFFFFFFn, 0x0401E172n, 'proc default1');
     assert.equal(m.read(0x48E) & 0xFFFFFFFFn, 0x04006172n, 'TRUE proc: CR3 exiting may be 0');
+    // allowed-1 bit 27: the monitor trap flag, in both the plain and the TRUE MSR
+    assert.equal((m.read(0x482) >> 59n) & 1n, 1n, 'monitor trap flag may be 1');
+    assert.equal((m.read(0x48E) >> 59n) & 1n, 1n, 'TRUE: monitor trap flag may be 1');
     assert.equal(m.read(0x48F) & 0xFFFFFFFFn, 0x00036DFBn);
     assert.equal(m.read(0x490) & 0xFFFFFFFFn, 0x000011FBn);
     const misc = m.read(0x485);
@@ -42,7 +45,9 @@ describe('VMX: capability model', () => {
     assert.equal(cap & 0xFFFFFFFFn, 0x06334041n, 'EPT capabilities');
     assert.equal(cap >> 32n, 0xF01n, 'INVVPID with all types');
     assert.throws(() => m.write(0x480, 0n));
-    assert.ok(!m.exists(0x491), 'no VMFUNC MSR without enable VM functions');
+    // "enable VM functions" (secondary bit 13, MSR bit 45) with EPTP switching only
+    assert.equal((p2 >> 45n) & 1n, 1n);
+    assert.equal(m.read(0x491), 1n, 'IA32_VMX_VMFUNC: VM function 0 (EPTP switching)');
   });
 
   it('core2-no-ug model: no secondary controls, no TRUE MSRs', () => {
@@ -50,9 +55,11 @@ describe('VMX: capability model', () => {
     const m = h.cpu.msrs;
     assert.equal((m.read(0x480) >> 55n) & 1n, 0n);
     assert.equal((m.read(0x482) >> 63n) & 1n, 0n);
+    assert.equal((m.read(0x482) >> 59n) & 1n, 0n, 'no monitor trap flag');
     assert.ok(!m.exists(0x48B));
     assert.ok(!m.exists(0x48D));
     assert.ok(!m.exists(0x48C));
+    assert.ok(!m.exists(0x491), 'no IA32_VMX_VMFUNC without enable VM functions');
   });
 
   it('CR4.VMXE can be set only with VMX attached', () => {
@@ -185,8 +192,14 @@ describe('VMX: VMXON and VMCS handling', () => {
     assert.equal(h.outcome(), 'failValid(12)', 'bits 63:32 of the encoding set');
     write(enc('EPT_POINTER'), 0n);
     assert.equal(h.outcome(), 'succeed', 'EPT is supported by the default model');
-    write(enc('EPTP_LIST_ADDRESS'), 0n);
-    assert.equal(h.outcome(), 'failValid(12)', 'VM functions are not supported by this model');
+    write(enc('EPTP_LIST_ADDRESS'), 0x4C000n);
+    assert.equal(h.outcome(), 'succeed', 'EPTP switching is supported by the default model');
+    assert.equal(read(enc('EPTP_LIST_ADDRESS')), 0x4C000);
+    write(enc('VM_FUNCTION_CONTROL'), 1n);
+    assert.equal(h.outcome(), 'succeed');
+    assert.equal(read(enc('VM_FUNCTION_CONTROL')), 1);
+    write(enc('EPTP_INDEX'), 0n);
+    assert.equal(h.outcome(), 'failValid(12)', 'EPTP_INDEX exists only with "EPT-violation #VE", which no model reports');
     write(enc('VM_EXIT_REASON'), 5n);
     assert.equal(h.outcome(), 'succeed', 'IA32_VMX_MISC[29] = 1 on the default model');
     // memory operands

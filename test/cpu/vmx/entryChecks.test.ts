@@ -24,12 +24,16 @@ const P1 = 'CPU_BASED_VM_EXEC_CONTROL', P2 = 'SECONDARY_VM_EXEC_CONTROL', PIN = 
 const EXITC = 'VM_EXIT_CONTROLS', ENTRYC = 'VM_ENTRY_CONTROLS';
 const secondary = (f: Fields, bits: number) => { or(f, P1, ctl('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS')); or(f, P2, bits); };
 const inject = (f: Fields, info: number) => set(f, 'VM_ENTRY_INTR_INFO_FIELD', (info | 0x80000000) >>> 0);
+/** "enable EPT" with a valid EPTP (WB, 4-level walk), so only the check under test can fail. */
+const ept = (f: Fields) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_EPT')); set(f, 'EPT_POINTER', 0x80001E); };
+/** "enable VM functions" with these VM-function controls and EPTP-list address. */
+const vmfunc = (f: Fields, fc: bigint, list: bigint) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_VMFUNC')); set(f, 'VM_FUNCTION_CONTROL', fc); set(f, 'EPTP_LIST_ADDRESS', list); };
 
 const CASES: Case[] = [
   // ---- B: controls ----
   { id: 'B1', what: 'pin-based default1 bit cleared', mutate: (f) => andNot(f, PIN, 0x16), expect: 'fail7' },
   { id: 'B1', what: 'posted interrupts (not supported)', mutate: (f) => or(f, PIN, ctl('PIN_BASED_POSTED_INTR')), expect: 'fail7' },
-  { id: 'B2', what: 'monitor trap flag (not supported)', mutate: (f) => or(f, P1, ctl('CPU_BASED_MONITOR_TRAP_FLAG')), expect: 'fail7' },
+  { id: 'B2', what: 'monitor trap flag (core2: not supported)', mutate: (f) => or(f, P1, ctl('CPU_BASED_MONITOR_TRAP_FLAG')), expect: 'fail7', model: 'core2-no-ug' },
   { id: 'B2', what: 'CR3-load exiting required without TRUE MSRs', mutate: (f) => andNot(f, P1, ctl('CPU_BASED_CR3_LOAD_EXITING')), expect: 'fail7', model: 'core2-no-ug' },
   { id: 'B3', what: 'virtualize APIC accesses (not supported)', mutate: (f) => secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')), expect: 'fail7' },
   { id: 'B3', what: 'mode-based execute control (not supported)', mutate: (f) => secondary(f, ctl('SECONDARY_EXEC_MODE_BASED_EPT_EXEC')), expect: 'fail7' },
@@ -40,6 +44,11 @@ const CASES: Case[] = [
   { id: 'B12', what: 'virtual NMIs without NMI exiting', mutate: (f) => or(f, PIN, ctl('PIN_BASED_VIRTUAL_NMIS')), expect: 'fail7' },
   { id: 'B13', what: 'NMI-window exiting without virtual NMIs', mutate: (f) => or(f, P1, ctl('CPU_BASED_NMI_WINDOW_EXITING')), expect: 'fail7' },
   { id: 'B18', what: 'enable VPID with VPID 0', mutate: (f) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_VPID')); set(f, 'VIRTUAL_PROCESSOR_ID', 0); }, expect: 'fail7' },
+  { id: 'B24', what: 'VM-function control bit 1 (IA32_VMX_VMFUNC allows bit 0 only)', mutate: (f) => { ept(f); vmfunc(f, 3n, 0x4C000n); }, expect: 'fail7' },
+  { id: 'B24', what: 'VM-function control bit 63', mutate: (f) => { ept(f); vmfunc(f, 1n << 63n, 0x4C000n); }, expect: 'fail7' },
+  { id: 'B24', what: 'EPTP switching with "enable EPT" = 0', mutate: (f) => vmfunc(f, 1n, 0x4C000n), expect: 'fail7' },
+  { id: 'B24', what: 'EPTP-list address not 4-KiB aligned', mutate: (f) => { ept(f); vmfunc(f, 1n, 0x4C008n); }, expect: 'fail7' },
+  { id: 'B24', what: 'EPTP-list address beyond MAXPHYADDR', mutate: (f) => { ept(f); vmfunc(f, 1n, 2n ** 39n); }, expect: 'fail7' },
   { id: 'B31', what: 'exit default1 bit cleared', mutate: (f) => andNot(f, EXITC, 1), expect: 'fail7' },
   { id: 'B31', what: 'load PERF_GLOBAL_CTRL on exit (not supported)', mutate: (f) => or(f, EXITC, ctl('VM_EXIT_LOAD_IA32_PERF_GLOBAL_CTRL')), expect: 'fail7' },
   { id: 'B33', what: 'save preemption timer without the timer', mutate: (f) => or(f, EXITC, ctl('VM_EXIT_SAVE_VMX_PREEMPTION_TIMER')), expect: 'fail7' },
@@ -49,9 +58,10 @@ const CASES: Case[] = [
   { id: 'B37', what: 'entry to SMM (not allowed)', mutate: (f) => or(f, ENTRYC, ctl('VM_ENTRY_SMM')), expect: 'fail7' },
   { id: 'B39', what: 'entry MSR-load address unaligned', mutate: (f) => { set(f, 'VM_ENTRY_MSR_LOAD_COUNT', 1); set(f, 'VM_ENTRY_MSR_LOAD_ADDR', MSR_AREA + 4); }, expect: 'fail7' },
   { id: 'B40', what: 'reserved interruption type 1', mutate: (f) => inject(f, (1 << 8) | 32), expect: 'fail7' },
-  { id: 'B40', what: 'type 7 without MTF support', mutate: (f) => inject(f, 7 << 8), expect: 'fail7' },
+  { id: 'B40', what: 'type 7 without MTF support (core2)', mutate: (f) => inject(f, 7 << 8), expect: 'fail7', model: 'core2-no-ug' },
   { id: 'B41', what: 'NMI with vector 3', mutate: (f) => inject(f, (2 << 8) | 3), expect: 'fail7' },
   { id: 'B42', what: 'hardware exception vector 32', mutate: (f) => inject(f, (3 << 8) | 32), expect: 'fail7' },
+  { id: 'B43', what: 'pending MTF VM exit (type 7) with vector 1', mutate: (f) => inject(f, (7 << 8) | 1), expect: 'fail7' },
   { id: 'B44', what: '#GP without deliver-error-code', mutate: (f) => inject(f, (3 << 8) | 13), expect: 'fail7' },
   { id: 'B44', what: '#UD with deliver-error-code', mutate: (f) => inject(f, (3 << 8) | 6 | 0x800), expect: 'fail7' },
   { id: 'B45', what: 'reserved bit 12 set', mutate: (f) => inject(f, 0x1000 | 32), expect: 'fail7' },

@@ -16,10 +16,11 @@ const le32 = (v: number) => [v & 0xFF, (v >>> 8) & 0xFF, (v >>> 16) & 0xFF, (v >
 const le64 = (v: bigint) => { const u = BigInt.asUintN(64, v); return [...le32(Number(u & 0xFFFFFFFFn)), ...le32(Number(u >> 32n))]; };
 
 export class Ept {
-  readonly root = EPT_POOL;
-  private next = EPT_POOL + 0x1000;
+  private next: number;
 
-  constructor(readonly h: VmxHost) {
+  /** `root` starts the pool the tables come from (a second hierarchy needs a pool of its own). */
+  constructor(readonly h: VmxHost, readonly root = EPT_POOL) {
+    this.next = root + 0x1000;
     this.zero(this.root);
   }
 

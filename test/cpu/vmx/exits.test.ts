@@ -45,6 +45,13 @@ describe('VMX: VM exits', () => {
     new VmxHost().exitOn([...setup, 0x0F, 0x01, 0xC8, 0x0F, 0x01, 0xC9, ...CPUID], () => undefined, 10);
   });
 
+  it('37 monitor trap flag: after one guest instruction, qualification 0 (more in mtf.test.ts)', () => {
+    const h = new VmxHost();
+    h.exitOn([0x90, ...CPUID], p1('CPU_BASED_MONITOR_TRAP_FLAG'), 37);
+    assert.equal(h.qualification(), 0n);
+    assert.equal(h.field('GUEST_RIP'), G + 1n);
+  });
+
   it('13 INVD, 54 WBINVD (WBINVD exiting)', () => {
     new VmxHost().exitOn([0x0F, 0x08], () => undefined, 13);
     new VmxHost().exitOn([0x0F, 0x09], p2('SECONDARY_EXEC_WBINVD_EXITING'), 54);

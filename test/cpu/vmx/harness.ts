@@ -243,6 +243,17 @@ export class VmxHost {
     return !this.cpu.nonRoot && this.cpu.rip === HOST_EXIT + 1;
   }
 
+  /** VMWRITEs (field name -> value), then VMRESUME; expects the entry to succeed and the next VM exit back here. */
+  resumeWith(writes: [string, bigint][] = []): void {
+    const code: number[] = [];
+    for (const [name, value] of writes) code.push(...asm.movRaxImm(BigInt(enc(name))), ...asm.movRdxImm(value), ...asm.vmwriteRaxRdx);
+    code.push(...asm.vmresume);
+    this.run(code);
+    assert.equal(this.exception, undefined, `host exception ${this.exception}`);
+    assert.equal(this.v.lastEntryFailure, null, `entry failed: ${JSON.stringify(this.v.lastEntryFailure)}`);
+    assert.ok(this.atHostExit(), `expected a VM exit, CPU at 0x${this.cpu.rip.toString(16)} nonRoot=${this.cpu.nonRoot} stop=${this.cpu.stopReason}`);
+  }
+
   /** Launches `guest` bytes and expects a VM exit back at HOST_EXIT with the given basic reason. */
   exitOn(guestBytes: number[], mutate: (f: Fields) => void, reason: number): void {
     this.guest(guestBytes);

@@ -1,0 +1,88 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Machine } from '../../src/machine/machine';
+import { loadImage } from '../../src/machine/loaders';
+import type { CpuMode } from '../../src/machine/loaders/loadPlan';
+import { Monitor, parseMonitorConfig, type MonitorConfig } from '../../src/machine/monitor';
+import { setVmxObserver } from '../../src/cpu/vmx/observer';
+
+/**
+ * The built-in monitor handles I/O and CPUID exits in place (state.ts InPlaceVmm) unless something
+ * observes VMX events. Both ways must leave the machine in exactly the same state: the same output,
+ * exit statistics, registers, instruction count and every VMCS field.
+ */
+
+const root = path.resolve(__dirname, '../../..');
+const postLoop = fs.readFileSync(path.join(root, 'samples/post-loop/post-loop-1000.bin'));
+const kvm2017 = parseMonitorConfig(JSON.parse(fs.readFileSync(path.join(root, 'samples/post-loop/kvm-cve-2017.json'), 'utf8')));
+
+// mov eax,1 ; cpuid ; mov esi,ecx ; xor eax,eax ; cpuid ; mov edx,0x3F8 ; mov al,'A' ; out dx,al ; in al,dx ; cli ; hlt
+const cpuidAndIo = Uint8Array.from([0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0x89, 0xCE, 0x31, 0xC0, 0x0F, 0xA2, 0xBA, 0xF8, 3, 0, 0, 0xB0, 0x41, 0xEE, 0xEC, 0xFA, 0xF4]);
+// lea rsi,[rel msg] ; mov ecx,5 ; mov dx,0x3F8 ; rep outsb ; hlt ; msg: 'hello'
+const repOutsb = Uint8Array.from([0x48, 0x8D, 0x35, 0x0C, 0, 0, 0, 0xB9, 5, 0, 0, 0, 0x66, 0xBA, 0xF8, 3, 0xF3, 0x6E, 0xF4, ...Buffer.from('hello')]);
+
+interface Outcome {
+  inPlace: number;
+  serial: string;
+  kind: string;
+  totalExits: number;
+  byReason: number[];
+  byPort: Record<number, number>;
+  icount: number;
+  regs: number[];
+  rip: number;
+  flags: number;
+  vmcs: number[];
+}
+
+function runGuest(image: Uint8Array, mode: CpuMode, config: MonitorConfig | undefined, observed: boolean): Outcome {
+  let serial = '';
+  const m = new Machine({ ramMiB: 64, onSerial: (b) => { serial += Buffer.from(b).toString('latin1'); } });
+  m.load(loadImage(image, { format: 'flat', mode, ramBytes: m.ramBytes }));
+  const mon = new Monitor(m, config ? { config } : {});
+  m.vmm = mon;
+  let inPlace = 0;
+  const handle = mon.handleInPlace.bind(mon);
+  mon.handleInPlace = (reason: number) => { const r = handle(reason); if (r) inPlace++; return r; };
+  // any observer (the debugger's) sends every exit down the architectural path
+  if (observed) setVmxObserver(m.cpu, {});
+  assert.equal(mon.launch(), null);
+  const out = m.run(1e8);
+  const byPort: Record<number, number> = {};
+  mon.exitsByPort.forEach((n, p) => { if (n) byPort[p] = n; });
+  const d = mon.vmx.vmcs;
+  return {
+    inPlace, serial, kind: out.kind, totalExits: mon.totalExits, byReason: [...mon.exitsByReason], byPort,
+    icount: m.cpu.icount, regs: [...m.cpu.r, ...m.cpu.rh], rip: m.cpu.rip, flags: m.cpu.getFlags(),
+    vmcs: [...d.lo, ...d.hi],
+  };
+}
+
+describe('built-in monitor: exits handled in place', () => {
+  const cases: [string, Uint8Array, CpuMode, MonitorConfig | undefined][] = [
+    ['post-loop, unconditional I/O exiting (long mode)', postLoop, 'long', kvm2017],
+    ['CPUID and IN/OUT (protected mode)', cpuidAndIo, 'protected', undefined],
+    ['CPUID and IN/OUT (long mode)', cpuidAndIo, 'long', undefined],
+    ['REP OUTSB to COM1 (long mode)', repOutsb, 'long', undefined],
+  ];
+  for (const [name, image, mode, config] of cases) {
+    it(`${name}: the same machine state as the architectural path`, () => {
+      const fast = runGuest(image, mode, config, false);
+      const slow = runGuest(image, mode, config, true);
+      assert.equal(fast.kind, 'halt');
+      assert.ok(fast.inPlace > 0, 'exits were handled in place');
+      assert.equal(slow.inPlace, 0, 'none with an observer');
+      assert.equal(fast.inPlace, fast.totalExits - 1, 'all but the final HLT');
+      const { inPlace: _a, ...f } = fast;
+      const { inPlace: _b, ...s } = slow;
+      assert.deepEqual(f, s);
+    });
+  }
+
+  it('the guests did what they were meant to', () => {
+    assert.match(runGuest(postLoop, 'long', kvm2017, false).serial, /post-loop: done/);
+    assert.equal(runGuest(repOutsb, 'long', undefined, false).serial, 'hello');
+    assert.equal(runGuest(cpuidAndIo, 'protected', undefined, false).serial, 'A');
+  });
+});
