@@ -302,6 +302,7 @@ export class Cpu {
    * which store them all and then call updateMode (which derives them for every segment).
    */
   storeSegRaw(s: number, sel: number, base: number, limit: number, ar: number): void {
+    this.sysGen++;
     this.segSel[s] = sel;
     this.segBase[s] = base;
     this.segLimit[s] = limit;
@@ -310,6 +311,7 @@ export class Cpu {
 
   /** Loads a segment cache directly (reset, VM entry/exit, loaders). */
   loadSegRaw(s: number, sel: number, base: number, limit: number, ar: number): void {
+    this.sysGen++;
     this.segSel[s] = sel;
     this.segBase[s] = base;
     this.segLimit[s] = limit;
@@ -319,6 +321,7 @@ export class Cpu {
 
   /** Recomputes the address-formation shortcuts of one segment register. */
   refreshSeg(s: number): void {
+    this.sysGen++;
     if (s === K.SEG_CS) this.codeEpoch = ++this.epochSeq;
     const ar = this.segAr[s];
     if (s === K.SEG_SS) this.stackBytes = this.mode64 ? 8 : ar & K.AR_DB ? 4 : 2;
@@ -357,6 +360,7 @@ export class Cpu {
 
   /** Re-derives CPL, code size and mode flags after CR0, EFER, CS or EFLAGS.VM changed. */
   updateMode(): void {
+    this.sysGen++;
     this.codeEpoch = ++this.epochSeq;
     const pe = (this.cr0 & K.CR0_PE) !== 0;
     this.protectedMode = pe;
@@ -1275,6 +1279,7 @@ export class Cpu {
 
   /** Re-arms DR0-DR3 from DR7 after a MOV to a debug register (SDM 17.2.4). */
   debugRegistersChanged(): void {
+    this.sysGen++;
     this.watches = this.watches.filter((w) => w.dr < 0);
     this.drExec.clear();
     const dr7 = this.dr[7];
@@ -1508,6 +1513,13 @@ export class Cpu {
    * invalidated: TLB flushes, CS reloads, mode changes. Cached block successors carry the epoch.
    */
   codeEpoch = 0;
+  /**
+   * Moves whenever a register a VM exit saves among the "stable" guest fields may have changed
+   * (control and debug registers, DEBUGCTL and SYSENTER MSRs, EFER, segment and descriptor-table
+   * registers): segment loads, mode changes, MOV CR/DR, LGDT/LIDT, CLTS, WRMSR, debugger writes.
+   * A VM exit in place skips saving those fields when it has not moved since they were saved.
+   */
+  sysGen = 0;
   /** The last epoch handed out: epochs only ever come from here, so none is used twice. */
   private epochSeq = 0;
 

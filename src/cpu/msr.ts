@@ -144,6 +144,7 @@ export class MsrFile {
 
   write(index: number, v: bigint): void {
     const c = this.c;
+    c.sysGen++;
     for (const r of this.ranges) if (r.owns(index)) { r.write(index, v); return; }
     if (c.platformMsrs && c.platformMsrs.owns(index)) {
       if (!c.platformMsrs.wrmsr(index, v)) this.gp(index, 'invalid write to');

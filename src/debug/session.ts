@@ -1265,6 +1265,8 @@ export class VmxDebugSession extends DebugSession {
         if (!r) throw new ExpressionError(`'${name}' is not a register; only registers and memory can be assigned`);
         if (!r.write) throw new ExpressionError(`${r.name} is read-only`);
         r.write(cpu, value);
+        // a VM exit in place re-saves the guest's registers only when this counter moved
+        cpu.sysGen++;
       },
       writeMemory: (address, size, value) => engine.memory.writeValue('linear', address, size, value),
     };

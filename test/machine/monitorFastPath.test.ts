@@ -6,6 +6,7 @@ import { loadImage } from '../../src/machine/loaders';
 import type { CpuMode } from '../../src/machine/loaders/loadPlan';
 import { Monitor, parseMonitorConfig, type MonitorConfig } from '../../src/machine/monitor';
 import { setVmxObserver } from '../../src/cpu/vmx/observer';
+import { slotOf } from '../../src/cpu/vmx/vmcs';
 
 /**
  * The built-in monitor handles I/O and CPUID exits in place (state.ts InPlaceVmm) unless something
@@ -36,11 +37,13 @@ interface Outcome {
   vmcs: number[];
 }
 
-function runGuest(image: Uint8Array, mode: CpuMode, config: MonitorConfig | undefined, observed: boolean): Outcome {
+function runGuest(image: Uint8Array, mode: CpuMode, config: MonitorConfig | undefined, observed: boolean, snapshots?: number[][]): Outcome {
   let serial = '';
   const m = new Machine({ ramMiB: 64, onSerial: (b) => { serial += Buffer.from(b).toString('latin1'); } });
   m.load(loadImage(image, { format: 'flat', mode, ramBytes: m.ramBytes }));
-  const mon = new Monitor(m, config ? { config } : {});
+  // the whole VMCS as the VMM sees it at each exit
+  const onExit = snapshots ? () => { snapshots.push([...m.vmx!.vmcs.lo, ...m.vmx!.vmcs.hi]); } : undefined;
+  const mon = new Monitor(m, { ...(config ? { config } : {}), onExit });
   m.vmm = mon;
   let inPlace = 0;
   const handle = mon.handleInPlace.bind(mon);
@@ -79,6 +82,29 @@ describe('built-in monitor: exits handled in place', () => {
       assert.deepEqual(f, s);
     });
   }
+
+  it('after every exit the VMCS is the same although the guest changed segment, descriptor-table, control and debug registers and MSRs in between', () => {
+    const image = fs.readFileSync(path.join(root, 'test/fixtures/vmx/stable-state64.bin'));
+    // no MSR exits: the guest's WRMSRs change the processor while it runs
+    const config = parseMonitorConfig({ msrs: { exit: [] } });
+    const fast: number[][] = [], slow: number[][] = [];
+    const f = runGuest(image, 'long', config, false, fast);
+    const s = runGuest(image, 'long', config, true, slow);
+    assert.equal(f.kind, 'halt');
+    assert.equal(f.totalExits, 13, '12 OUTs and the HLT');
+    assert.equal(f.inPlace, 12);
+    assert.equal(fast.length, slow.length);
+    for (let k = 0; k < fast.length; k++) assert.deepEqual(fast[k], slow[k], `VMCS after exit ${k + 1}`);
+    // and the guest's changes did reach the VMCS
+    const last = fast[fast.length - 1];
+    const field = (name: string) => last[slotOf(name)] >>> 0;
+    assert.equal(field('GUEST_FS_BASE'), 0x12345000);
+    assert.equal(field('GUEST_SYSENTER_EIP'), 0x8000);
+    assert.equal(field('GUEST_DR7'), 0x401);
+    assert.equal(field('GUEST_IA32_DEBUGCTL'), 2);
+    assert.equal(field('GUEST_GS_BASE'), 0x55550000);
+    assert.equal(field('GUEST_CR4') & 4, 4);
+  });
 
   it('the guests did what they were meant to', () => {
     assert.match(runGuest(postLoop, 'long', kvm2017, false).serial, /post-loop: done/);

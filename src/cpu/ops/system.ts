@@ -76,6 +76,7 @@ export function writeCr0(c: Cpu, vlo: number, vhi: number): void {
 }
 
 export function writeCr4(c: Cpu, vlo: number, vhi: number): void {
+  c.sysGen++;
   if (c.vmx !== null) vmxCrCheck(c, 4, vlo);
   if (vhi !== 0 || vlo & ~(c.vmx !== null ? CR4_VALID | K.CR4_VMXE : CR4_VALID)) c.raise(K.EXC_GP, 0, `reserved CR4 bits set (0x${(vlo >>> 0).toString(16)})`);
   if (c.efer & K.EFER_LMA && !(vlo & K.CR4_PAE)) c.raise(K.EXC_GP, 0, 'clearing CR4.PAE in IA-32e mode');
@@ -90,6 +91,7 @@ export function writeCr4(c: Cpu, vlo: number, vhi: number): void {
 }
 
 export function writeCr3(c: Cpu, vlo: number, vhi: number): void {
+  c.sysGen++;
   const v = (vhi >>> 0) * TWO32 + (vlo >>> 0);
   if (c.efer & K.EFER_LMA) {
     if (v >= 2 ** K.MAXPHYADDR && !(c.cr4 & K.CR4_PCIDE && vhi >>> 31 === 1 && (v - 2 ** 63) < 2 ** K.MAXPHYADDR)) {
@@ -191,6 +193,7 @@ function lgdtLidt(c: Cpu, i: Instr, idt: boolean): void {
     if (i.size === 2) base &= 0xFFFFFF;
   }
   if (idt) { c.idtrBase = base; c.idtrLimit = limit; } else { c.gdtrBase = base; c.gdtrLimit = limit; }
+  c.sysGen++;
 }
 
 function sgdtSidt(c: Cpu, i: Instr, idt: boolean): void {
@@ -230,6 +233,7 @@ function clts(c: Cpu, i: Instr): void {
   requireCpl0(c, 'CLTS');
   if (c.nonRoot && !interceptClts(c, i)) return;
   c.cr0 &= ~K.CR0_TS;
+  c.sysGen++;
 }
 
 /** SLDT/STR: stores the selector; a register destination of 32/64 bits is zero-extended. */

@@ -279,9 +279,15 @@ function saveSegments(c: Cpu, lo: Int32Array, hi: Int32Array): number {
 function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
   const d = v.vmcs, lo = d.lo, hi = d.hi;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
-  // the stable fields (VmcsCache.guestGen): a change moves the counter the entry checks look at
-  const changed = saveStableRegisters(c, lo, hi, exitCtl) | saveSegments(c, lo, hi);
-  if (changed !== 0) d.guestChanged();
+  // the stable fields (VmcsCache.guestGen): a change moves the counter the entry checks look at. After
+  // an exit handled in place nothing has reloaded them, so unless the guest changed one of those
+  // registers (cpu.sysGen) or something wrote the VMCS, they hold what this save would write
+  if (c.sysGen !== v.stableSysGen || d.guestGen !== v.stableGuestGen || d.ctlGen !== v.stableCtlGen) {
+    if ((saveStableRegisters(c, lo, hi, exitCtl) | saveSegments(c, lo, hi)) !== 0) d.guestChanged();
+    v.stableSysGen = c.sysGen;
+    v.stableGuestGen = d.guestGen;
+    v.stableCtlGen = d.ctlGen;
+  }
   if (exitCtl & EXIT_CTL_SAVE_PAT) d.setBig(S.GUEST_IA32_PAT, c.msrs.read(MSR_PAT));
   putNum(lo, hi, S.GUEST_RIP, rip);
   put(lo, hi, S.GUEST_RSP, c.r[4], c.rh[4]);

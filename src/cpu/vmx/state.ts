@@ -117,6 +117,14 @@ export class Vmx {
   /** An IRET that unblocked NMIs (or virtual NMIs) is executing (qualification bit 12). */
   iretUnblocking = false;
 
+  /**
+   * When the stable guest fields were last saved (exit.ts saveGuestState): cpu.sysGen and the VMCS
+   * change counters then. While all three are unchanged the fields still hold the processor's values.
+   */
+  stableSysGen = -1;
+  stableGuestGen = -1;
+  stableCtlGen = -1;
+
   /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
   inPlace: InPlaceVmm | null = null;
 
