@@ -30,7 +30,7 @@ export const TASK_INT_SOFT = 4;
  * VMX non-root operation: a task switch is an unconditional VM exit (SDM 25.4.2). The VMX layer
  * installs this; returning true means the switch was turned into a VM exit.
  */
-export let taskSwitchInterceptor: ((c: Cpu, sel: number, reason: number, ret: number, err: number) => boolean) | null = null;
+export let taskSwitchInterceptor: ((c: Cpu, sel: number, reason: number, ret: number, err: number, insRip: number) => boolean) | null = null;
 export function setTaskSwitchInterceptor(f: typeof taskSwitchInterceptor): void {
   taskSwitchInterceptor = f;
 }
@@ -52,8 +52,8 @@ function contributory(v: number): boolean {
  * for JMP/CALL, a task gate; for IRET the back link). `ret` is the EIP saved in the old TSS; `err` an
  * error code to push on the new task's stack (-1 for none).
  */
-export function taskSwitch(c: Cpu, sel: number, reason: number, ret: number, err: number): void {
-  if (c.nonRoot && taskSwitchInterceptor !== null && taskSwitchInterceptor(c, sel, reason, ret, err)) return;
+export function taskSwitch(c: Cpu, sel: number, reason: number, ret: number, err: number, insRip = -1): void {
+  if (c.nonRoot && taskSwitchInterceptor !== null && taskSwitchInterceptor(c, sel, reason, ret, err, insRip)) return;
   sel &= 0xFFFF;
   const isInt = reason === TASK_INT || reason === TASK_INT_SOFT;
   const ext = reason === TASK_INT ? 1 : 0;

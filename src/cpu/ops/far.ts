@@ -26,7 +26,7 @@ function realFar(c: Cpu, sel: number, off: number): void {
  * Protected-mode far JMP/CALL (SDM JMP/CALL "protected mode"): a code segment directly, or a call
  * gate, task gate or TSS. `call` pushes the return address after the checks.
  */
-export function farTransfer(c: Cpu, sel: number, off: number, osz: number, call: boolean, retIp: number): void {
+export function farTransfer(c: Cpu, sel: number, off: number, osz: number, call: boolean, retIp: number, insRip = -1): void {
   if (!c.protectedMode || c.v86) {
     const o = osz === 2 ? off & 0xFFFF : off >>> 0;
     if (call) {
@@ -47,7 +47,7 @@ export function farTransfer(c: Cpu, sel: number, off: number, osz: number, call:
     }
     if (c.efer & K.EFER_LMA) c.raise(K.EXC_GP, sel & 0xFFFC, `far transfer to system descriptor type ${type} in IA-32e mode`);
     if (type === 0x5 || type === 0x1 || type === 0x9) {
-      taskSwitch(c, sel, call ? TASK_CALL : TASK_JMP, retIp, -1);
+      taskSwitch(c, sel, call ? TASK_CALL : TASK_JMP, retIp, -1, insRip);
       return;
     }
     c.raise(K.EXC_GP, sel & 0xFFFC, `far transfer to system descriptor type ${type}`);
@@ -80,11 +80,11 @@ export function farTransfer(c: Cpu, sel: number, off: number, osz: number, call:
 }
 
 function jmpFar(c: Cpu, i: Instr): void {
-  farTransfer(c, i.imm2, i.imm, i.size, false, i.next);
+  farTransfer(c, i.imm2, i.imm, i.size, false, i.next, i.rip);
 }
 
 function callFar(c: Cpu, i: Instr): void {
-  farTransfer(c, i.imm2, i.imm, i.size, true, i.next);
+  farTransfer(c, i.imm2, i.imm, i.size, true, i.next, i.rip);
 }
 
 /** Far pointer in memory: offset (2, 4 or 8 bytes by operand size) then selector. */
@@ -100,12 +100,12 @@ function readFarPtr(c: Cpu, i: Instr): { sel: number; off: number } {
 
 function jmpFarM(c: Cpu, i: Instr): void {
   const p = readFarPtr(c, i);
-  farTransfer(c, p.sel, p.off, i.size, false, i.next);
+  farTransfer(c, p.sel, p.off, i.size, false, i.next, i.rip);
 }
 
 function callFarM(c: Cpu, i: Instr): void {
   const p = readFarPtr(c, i);
-  farTransfer(c, p.sel, p.off, i.size, true, i.next);
+  farTransfer(c, p.sel, p.off, i.size, true, i.next, i.rip);
 }
 
 function peekN(c: Cpu, osz: number, k: number): number {
@@ -203,7 +203,7 @@ function iret(c: Cpu, i: Instr): void {
   if (c.flags & F.NT) {
     if (c.efer & K.EFER_LMA) c.raise(K.EXC_GP, 0, 'IRET with NT=1 in IA-32e mode');
     const back = c.rdSys16(c.segBase[K.SEG_TR] >>> 0);
-    taskSwitch(c, back, TASK_IRET, i.next, -1);
+    taskSwitch(c, back, TASK_IRET, i.next, -1, i.rip);
     return;
   }
   const ip = peekN(c, osz, 0);

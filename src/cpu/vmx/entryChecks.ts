@@ -436,11 +436,6 @@ function guest(k: Checker, out: GuestCheckResult): boolean {
   const ia32e = (ctl.entry & E_IA32E) !== 0;
   const cr0 = d.i32(S.GUEST_CR0), cr4 = d.i32(S.GUEST_CR4);
   const vm = (d.i32(S.GUEST_RFLAGS) & (1 << 17)) !== 0;
-  const ar = AR, sel = SEL;
-  for (let x = 0; x < 6; x++) {
-    ar[x] = d.i32(SEGS[x].ar);
-    sel[x] = d.i32(SEGS[x].sel) & 0xFFFF;
-  }
   // D.1-D.3 read only the "stable" guest fields (VmcsCache.guestGen), the controls and RFLAGS.VM
   if (d.guestCheckedGen !== d.guestGen || d.guestCheckedCtlGen !== d.ctlGen || d.guestCheckedVm !== vm) {
     if (!registers(k, vm, ug, ia32e, cr0, cr4)) return false;
@@ -450,7 +445,7 @@ function guest(k: Checker, out: GuestCheckResult): boolean {
   }
 
   // ---- D.4 RIP and RFLAGS ----
-  const long64 = ia32e && (ar[CS] & K.AR_L) !== 0;
+  const long64 = ia32e && (d.i32(S.GUEST_CS_AR_BYTES) & K.AR_L) !== 0;
   if (!long64 && d.hi[S.GUEST_RIP] !== 0) return k.g('D44', SEC_G_RIP, 'GUEST_RIP', `GUEST_RIP ${k.val(S.GUEST_RIP)} has bits 63:32 set outside 64-bit mode`);
   if (long64 && !k.canon(S.GUEST_RIP)) return k.g('D45', SEC_G_RIP, 'GUEST_RIP', `GUEST_RIP ${k.val(S.GUEST_RIP)} is not canonical`);
   const rfl = d.i32(S.GUEST_RFLAGS);
@@ -465,7 +460,7 @@ function guest(k: Checker, out: GuestCheckResult): boolean {
   const act = d.u32(S.GUEST_ACTIVITY_STATE);
   const intr = d.u32(S.GUEST_INTERRUPTIBILITY_INFO);
   if (act > 3 || !caps.activitySupported(act)) return k.g('D49', SEC_G_NR, 'GUEST_ACTIVITY_STATE', `activity state ${act} is not supported (IA32_VMX_MISC bits 8:6)`);
-  if (act === 1 && ((ar[SS] >> K.AR_DPL_SHIFT) & 3) !== 0) return k.g('D50', SEC_G_NR, 'GUEST_ACTIVITY_STATE', 'HLT activity state with SS.DPL != 0');
+  if (act === 1 && ((d.i32(S.GUEST_SS_AR_BYTES) >> K.AR_DPL_SHIFT) & 3) !== 0) return k.g('D50', SEC_G_NR, 'GUEST_ACTIVITY_STATE', 'HLT activity state with SS.DPL != 0');
   if (act !== 0 && intr & 3) return k.g('D51', SEC_G_NR, 'GUEST_ACTIVITY_STATE', 'blocking by STI or MOV SS requires the active activity state');
   if (injValid && act !== 0) {
     const ok = act === 1 ? injType === 0 || injType === 2 || (injType === 3 && (injVec === 1 || injVec === 18)) || (injType === 7 && injVec === 0)
@@ -521,9 +516,13 @@ function guest(k: Checker, out: GuestCheckResult): boolean {
   return true;
 }
 
-/** D1-D43: control and debug registers, MSRs, segment and descriptor-table registers (AR, SEL filled). */
+/** D1-D43: control and debug registers, MSRs, segment and descriptor-table registers. */
 function registers(k: Checker, vm: boolean, ug: boolean, ia32e: boolean, cr0: number, cr4: number): boolean {
   const d = k.d, caps = k.v.caps, ctl = k.ctl;
+  for (let x = 0; x < 6; x++) {
+    AR[x] = d.i32(SEGS[x].ar);
+    SEL[x] = d.i32(SEGS[x].sel) & 0xFFFF;
+  }
   // ---- D.1 control registers, debug registers, MSRs ----
   const fixed0 = ug ? caps.cr0Fixed0 & ~(K.CR0_PE | K.CR0_PG) : caps.cr0Fixed0;
   if ((cr0 & fixed0) !== fixed0 || cr0 & ~caps.cr0Fixed1 || d.hi[S.GUEST_CR0] !== 0) return k.g('D1', SEC_G_CR, 'GUEST_CR0', `GUEST_CR0 ${k.val(S.GUEST_CR0)} violates IA32_VMX_CR0_FIXED0/FIXED1${ug ? ' (PE and PG exempt: unrestricted guest)' : ''}`);
@@ -558,7 +557,7 @@ function registers(k: Checker, vm: boolean, ug: boolean, ia32e: boolean, cr0: nu
   return true;
 }
 
-/** D20-D40: the guest segment registers (AR and SEL hold ES..GS already). */
+/** D20-D40: the guest segment registers (registers() has read ES..GS into AR and SEL). */
 function segments(k: Checker, vm: boolean, ug: boolean, ia32e: boolean, cr0: number): boolean {
   const d = k.d, ar = AR, sel = SEL;
   const trSel = d.i32(S.GUEST_TR_SELECTOR) & 0xFFFF, trAr = d.i32(S.GUEST_TR_AR_BYTES);

@@ -218,11 +218,22 @@ export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip:
 }
 
 /** Task switches always exit in non-root operation (SDM 26.4.2); source 3 = through the IDT. */
-export function onTaskSwitch(c: Cpu, sel: number, reason: number, ret: number, _err: number): boolean {
+export function onTaskSwitch(c: Cpu, sel: number, reason: number, ret: number, _err: number, insRip: number): boolean {
   const v = c.vmx as Vmx;
   const source = reason === TASK_CALL ? 0 : reason === TASK_IRET ? 1 : reason === TASK_JMP ? 2 : 3;
-  if (source !== 3) v.vectoringInfo = 0;
-  vmExit(c, EXIT.TASK_SWITCH, makeTaskSwitchQualification(sel & 0xFFFF, source), ret);
+  // fault-like (SDM 28.2.4, 28.3.3): RIP is the CALL, IRET or JMP, or the INT n / INT3 / INTO / INT1
+  // whose delivery met the task gate, and the instruction length is saved for those
+  let rip = ret;
+  if (source !== 3) {
+    v.vectoringInfo = 0;
+    rip = insRip;
+    exitInfo.len = (ret - insRip + 0x10000) % 0x10000;
+  } else if (v.vectoringInfo < 0 && ((v.vectoringInfo >>> 8) & 7) >= 4) {
+    const type = (v.vectoringInfo >>> 8) & 7;
+    exitInfo.len = softLength(type === 4 ? EVT_SOFT : type === 5 ? EVT_ICEBP : EVT_SOFTEXC);
+    rip = c.linAdd(ret, -exitInfo.len);
+  }
+  vmExit(c, EXIT.TASK_SWITCH, makeTaskSwitchQualification(sel & 0xFFFF, source), rip);
   // an instruction (JMP, CALL, IRET) is abandoned; an event delivery simply ends here
   if (source !== 3) throw BLOCK_EXIT;
   return true;
