@@ -13,7 +13,7 @@ import { vmFailValid } from './result';
 import { controlMask } from './spec';
 import * as S from './slots';
 import { SHADOW_MOVSS, SHADOW_STI, Vmx } from './state';
-import { LAUNCH_LAUNCHED } from './vmcs';
+import { LAUNCH_LAUNCHED, type VmcsCache } from './vmcs';
 
 /**
  * VM entry after the basic checks of VMLAUNCH/VMRESUME (SDM chapter 27): controls and host state
@@ -70,6 +70,8 @@ export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
 }
 
 const EXIT_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
+const EXIT_SAVE_EFER = controlMask('VM_EXIT_SAVE_IA32_EFER');
+const EXIT_SAVE_DEBUG = controlMask('VM_EXIT_SAVE_DEBUG_CONTROLS');
 const EXIT_HOST64 = controlMask('VM_EXIT_HOST_ADDR_SPACE_SIZE');
 
 /**
@@ -158,6 +160,35 @@ function loadGuestState(c: Cpu, v: Vmx): void {
     } else loadPdptes(c);
   }
   v.guestCr2 = c.cr2;
+  // the stable fields now describe the processor exactly: the next exit need not save them again
+  // unless the guest changes one of those registers (exit.ts saveGuestState, cpu.sysGen)
+  v.stableSysGen = loadedAsSaved(c, d, ia32e, ctl.exit) ? c.sysGen : -1;
+  v.stableGuestGen = d.guestGen;
+  v.stableCtlGen = d.ctlGen;
+}
+
+/** Bases that outside IA-32e mode VM entry truncates to 32 bits. */
+const STABLE_BASES = [
+  S.GUEST_ES_BASE, S.GUEST_CS_BASE, S.GUEST_SS_BASE, S.GUEST_DS_BASE, S.GUEST_FS_BASE, S.GUEST_GS_BASE,
+  S.GUEST_LDTR_BASE, S.GUEST_TR_BASE, S.GUEST_GDTR_BASE, S.GUEST_IDTR_BASE,
+];
+
+/**
+ * Whether saveGuestState would write back exactly the stable fields guest-state loading just read.
+ * Loading is the identity on them except where VM entry transforms a value (CR0's fixed bits and ET,
+ * 32-bit bases, EFER computed from the controls) or leaves a register the exit saves (DR7, DEBUGCTL
+ * and EFER when the entry controls do not load them): those are compared.
+ */
+function loadedAsSaved(c: Cpu, d: VmcsCache, ia32e: boolean, exitCtl: number): boolean {
+  if (c.cr0 !== d.lo[S.GUEST_CR0]) return false;
+  if (exitCtl & EXIT_SAVE_DEBUG) {
+    if (c.dr[7] !== d.u32(S.GUEST_DR7) || d.hi[S.GUEST_DR7] !== 0) return false;
+    if (c.msrs.debugctl !== d.lo[S.GUEST_IA32_DEBUGCTL] || d.hi[S.GUEST_IA32_DEBUGCTL] !== 0) return false;
+  }
+  if (exitCtl & EXIT_SAVE_EFER && (c.efer !== d.lo[S.GUEST_IA32_EFER] || d.hi[S.GUEST_IA32_EFER] !== 0)) return false;
+  if (d.u32(S.GUEST_SYSENTER_CS) > 0xFFFF) return false;
+  if (!ia32e) for (const slot of STABLE_BASES) if (d.hi[slot] !== 0) return false;
+  return true;
 }
 
 /** Interruptibility, activity state, preemption timer, event injection: the guest starts. */

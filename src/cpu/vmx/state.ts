@@ -124,6 +124,8 @@ export class Vmx {
   stableSysGen = -1;
   stableGuestGen = -1;
   stableCtlGen = -1;
+  /** Exits that saved the stable fields (the others found them current). */
+  stableSaves = 0;
 
   /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
   inPlace: InPlaceVmm | null = null;
