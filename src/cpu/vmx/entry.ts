@@ -70,6 +70,9 @@ export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
 }
 
 const EXIT_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
+const P1_INTR_WINDOW = controlMask('CPU_BASED_INTR_WINDOW_EXITING');
+const P1_NMI_WINDOW = controlMask('CPU_BASED_NMI_WINDOW_EXITING');
+const PIN_EXT_INTR = controlMask('PIN_BASED_EXT_INTR_MASK');
 const EXIT_SAVE_EFER = controlMask('VM_EXIT_SAVE_IA32_EFER');
 const EXIT_SAVE_DEBUG = controlMask('VM_EXIT_SAVE_DEBUG_CONTROLS');
 const EXIT_HOST64 = controlMask('VM_EXIT_HOST_ADDR_SPACE_SIZE');
@@ -213,10 +216,14 @@ function startNonRoot(c: Cpu, v: Vmx): void {
     v.timerStart = c.readTsc();
     c.events |= EV_VMX;
   }
-  // the window controls and a pending timer are looked at before the first guest instruction
-  c.events |= EV_VMX;
   const info = d.i32(S.VM_ENTRY_INTR_INFO_FIELD);
   enterMtfAndDebug(c, v, info);
+  // what may exit before the first guest instruction is looked at there (events.ts boundary): the
+  // window controls, an external interrupt already pending, the timer, MTF and debug traps, and
+  // whatever an injection leads to. Without any of them that look would find nothing.
+  const p1 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL);
+  if (p1 & (P1_INTR_WINDOW | P1_NMI_WINDOW) || info < 0 || c.mtf || c.pendingDb !== 0 || v.timerActive ||
+    (pin & PIN_EXT_INTR && c.intc !== null && c.intc.hasInterrupt())) c.events |= EV_VMX;
   // type 7 (a pending MTF VM exit, SDM 27.6.2) goes nowhere near the guest IDT
   if (info < 0 && ((info >>> 8) & 7) !== 7) inject(c, v, info);
 }
