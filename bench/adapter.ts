@@ -7,7 +7,10 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
  * Adapter benchmark (npm run bench:adapter): through DebugClient against dist/debugAdapter.js,
  *   - median time from a `next` request to its `stopped` event,
  *   - median time of stackTrace + scopes + variables of the VMCS scope (all six areas),
- *   - the guest's MIPS with 1000 breakpoints set versus none (target: within 5%).
+ *   - the guest's MIPS with 1000 breakpoints set versus none (target: within 5%),
+ *   - the guest's MIPS with reverse execution recording (history on): the ALU loop (no VMX
+ *     instruction at all) and the bare-metal I/O-exit workload (a VM exit and VMRESUME every ~15
+ *     instructions), 500k instructions each.
  */
 
 void spawn;
@@ -15,6 +18,8 @@ const root = path.resolve(__dirname, '../..');
 const adapter = path.join(root, 'dist/debugAdapter.js');
 const VMM = { program: 'test/fixtures/debug/vmm.bin', format: 'flat', mode: 'long', loadAddress: '0x10000' };
 const LOOP = { program: 'bench/workloads/alu64.bin', format: 'flat', mode: 'long' };
+const HISTORY = { history: { instructions: 100000 }, maxInstructions: 500000 };
+const VMX_IO = { program: 'bench/workloads/vmxio64-bare.bin', format: 'flat', mode: 'long', ...HISTORY };
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
@@ -64,8 +69,8 @@ async function vmcsView(): Promise<number> {
 }
 
 /** Runs the workload to its end and returns MIPS from the instruction count the adapter reports. */
-async function mips(breakpoints: number): Promise<number> {
-  const dc = await client({ ...LOOP, stopOnEntry: true });
+async function mips(breakpoints: number, args: Record<string, unknown> = LOOP): Promise<number> {
+  const dc = await client({ ...args, stopOnEntry: true });
   if (breakpoints) {
     // addresses away from the workload: they cost only through the CPU's breakpoint set
     const bps = Array.from({ length: breakpoints }, (_, k) => ({ instructionReference: `0x${(0x800000 + k * 16).toString(16)}` }));
@@ -92,11 +97,15 @@ async function main(): Promise<void> {
   console.log(`adapter: next -> stopped                      median ${next.toFixed(2)} ms`);
   const view = await vmcsView();
   console.log(`adapter: stackTrace+scopes+VMCS variables     median ${view.toFixed(2)} ms`);
-  const runs = (n: number) => Promise.resolve().then(async () => { const r: number[] = []; for (let k = 0; k < 3; k++) r.push(await mips(n)); return median(r); });
+  const runs = (n: number, args = LOOP) => Promise.resolve().then(async () => { const r: number[] = []; for (let k = 0; k < 3; k++) r.push(await mips(n, args)); return median(r); });
   const none = await runs(0);
   const many = await runs(1000);
   console.log(`adapter: guest MIPS, no breakpoints            ${none.toFixed(1)}`);
   console.log(`adapter: guest MIPS, 1000 breakpoints          ${many.toFixed(1)} (${(((many - none) / none) * 100).toFixed(1)}%, target within 5%)`);
+  const hist = await runs(0, { ...LOOP, ...HISTORY });
+  console.log(`adapter: guest MIPS, history on (ALU loop)     ${hist.toFixed(3)}`);
+  const histVmx = await runs(0, VMX_IO);
+  console.log(`adapter: guest MIPS, history on (VM exits)     ${histVmx.toFixed(3)}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,54 +1,37 @@
 import type { Cpu, StepObserver } from '../cpu/cpu';
 import * as K from '../cpu/constants';
-import type { Vmx, EntryFailure } from '../cpu/vmx/state';
+import { SHADOW_MOVSS, SHADOW_NONE, type Vmx } from '../cpu/vmx/state';
 import { FIELD_COUNT, VMCS_OFF_DATA } from '../cpu/vmx/vmcs';
-import { EV_VMX } from '../cpu/vmx/exit';
 import { accessesAt } from './instructions';
 import type { GuestMemory } from './memory';
+import { VmxSnapshot } from './vmxSnapshot';
 
 /**
  * Execution history for reverse execution (stepBack, reverseContinue): a bounded ring of records,
  * one per executed instruction, each holding the architectural state before the instruction and
  * the memory bytes it was about to overwrite (its written operands as iced-x86 decodes them, a
  * window below the stack pointer for pushes and interrupt frames, and the VMCS regions that
- * VMCLEAR / VMPTRLD / VMXOFF store). The VMCS cache is kept as a copy only for instructions that
- * changed it (VMWRITE, VM entry and exit...).
+ * VMCLEAR / VMPTRLD / VMXOFF store). The VMCS cache and the VMX-side state outside it (VmxSnapshot:
+ * current VMCS, launch state, non-root operation, EPT in force, MTF, preemption timer, registers VM
+ * entries and exits load...) are kept only for instructions that changed them (VMWRITE, VMX
+ * instructions, VM entries and exits, including those at the boundary after the instruction).
+ * Putting one back re-derives what the CPU caches from it: TLBs of both VMX worlds, decoded code,
+ * DR7 breakpoints, VMCS check results, the interrupt shadow.
  *
  * Cost: nothing when the launch does not ask for it (no observer is installed, the CPU keeps its
  * block fast path). When on, the CPU runs one instruction per block and each instruction is decoded
- * once more by iced-x86. Memory: at most `capacity` records (typically ~300 bytes each).
+ * once more by iced-x86. Outside VMX operation the VMX side costs four compares per instruction; in
+ * it, one compare per VmxSnapshot field. Memory: at most `capacity` records (typically ~300 bytes each).
  *
  * Not restored: device state (a UART byte already sent stays sent, timers keep their time), MSRs
- * other than those the CPU keeps as fields, accessed/dirty bits the page walker set, and the
- * VM-exit MSR-store area.
+ * other than EFER, FS/GS base and (in VMX operation) those VmxSnapshot keeps, PDPTEs loaded outside
+ * VMX operation, accessed/dirty bits the page walker and EPT set, the VM-exit MSR-store area, and
+ * the guest stack bytes an event injected by VM entry pushed.
  */
 
 interface MemPatch {
   phys: number;
   bytes: Uint8Array;
-}
-
-interface VmxState {
-  inVmx: boolean;
-  vmxonPtr: number;
-  current: number;
-  launch: number;
-  exitReason: number;
-  exitQual: number;
-  exitRip: number;
-  exitIcount: number;
-  exitCount: number;
-  lastEntryFailure: EntryFailure | null;
-  shadowKind: number;
-  shadowRip: number;
-  vnmiBlocked: boolean;
-  guestActivity: number;
-  vectoringInfo: number;
-  timerActive: boolean;
-  /** Monitor trap flag in force, MTF VM exit pending, icount at the last boundary (src/cpu/vmx/mtf.ts). */
-  mtf: boolean;
-  mtfPending: boolean;
-  mtfIcount: number;
 }
 
 export interface HistoryRecord {
@@ -71,8 +54,8 @@ export interface HistoryRecord {
   nmiBlocked: boolean;
   /** Debug traps not yet delivered (Cpu.pendingDb). */
   pendingDb: number;
-  nonRoot: boolean;
-  vmx: VmxState | null;
+  /** The VMX-side state before this instruction, when the instruction (or the boundary after it) changed it. */
+  vmxBefore: VmxSnapshot | null;
   /** The VMCS cache before this instruction, when the instruction changed it. */
   vmcsBefore: { lo: Int32Array; hi: Int32Array } | null;
   mem: MemPatch[];
@@ -90,13 +73,17 @@ export class ExecutionHistory implements StepObserver {
   private shadowLo = new Int32Array(FIELD_COUNT);
   private shadowHi = new Int32Array(FIELD_COUNT);
   private shadowValid = false;
-  private lastExitKey = '';
+  /** The VMX-side state at the last boundary looked at (null without VMX). */
+  private vmxShadow: VmxSnapshot | null;
+  /** A VM exit (or failed entry) happened since the last record: the next one starts right after it. */
+  private exitPending = false;
   /** Instructions dropped at the old end (the ring was full). */
   dropped = 0;
 
   constructor(readonly capacity: number, private readonly cpu: Cpu, private readonly memory: GuestMemory) {
     this.ring = new Array(capacity);
-    this.lastExitKey = this.exitKey();
+    const v = this.vmx();
+    this.vmxShadow = v ? new VmxSnapshot(cpu, v) : null;
   }
 
   get length(): number {
@@ -105,11 +92,6 @@ export class ExecutionHistory implements StepObserver {
 
   private vmx(): Vmx | null {
     return this.cpu.vmx as Vmx | null;
-  }
-
-  private exitKey(): string {
-    const v = this.vmx();
-    return v ? `${v.exitCount}:${v.lastExit.icount}:${v.lastExit.reason}:${v.lastEntryFailure ? 1 : 0}` : '';
   }
 
   private latest(): HistoryRecord | undefined {
@@ -133,16 +115,41 @@ export class ExecutionHistory implements StepObserver {
     this.shadowValid = true;
   }
 
+  /**
+   * Compares the VMX-side state with the snapshot of the previous boundary: when the last instruction
+   * (or the boundary after it: an exit for the preemption timer, a window, MTF...) changed it, its
+   * record gets that snapshot. Outside VMX operation only the interrupt-shadow bookkeeping (STI,
+   * MOV SS) can change, so ordinary instructions there pay four compares.
+   */
+  private noteVmxChange(): void {
+    const v = this.vmx();
+    if (v === null) return;
+    const s = this.vmxShadow;
+    if (s === null) {
+      // VMX attached after the history started
+      this.vmxShadow = new VmxSnapshot(this.cpu, v);
+      return;
+    }
+    if (!v.inVmx && !s.inVmx && v.shadowKind === s.shadowKind && v.shadowRip === s.shadowRip) return;
+    if (s.matches(this.cpu, v)) return;
+    const now = new VmxSnapshot(this.cpu, v);
+    if (s.exitBetween(now)) this.exitPending = true;
+    const last = this.latest();
+    if (last && !last.vmxBefore) last.vmxBefore = s;
+    this.vmxShadow = now;
+  }
+
   /** Before a reverse operation: the changes of the last executed instruction are known now. */
   finish(): void {
     this.noteVmcsChange();
+    this.noteVmxChange();
   }
 
   beforeInstruction(cpu: Cpu): void {
     this.noteVmcsChange();
-    const key = this.exitKey();
-    const afterVmExit = key !== this.lastExitKey;
-    this.lastExitKey = key;
+    this.noteVmxChange();
+    const afterVmExit = this.exitPending;
+    this.exitPending = false;
     const v = this.vmx();
     const rec: HistoryRecord = {
       icount: cpu.icount,
@@ -163,14 +170,7 @@ export class ExecutionHistory implements StepObserver {
       halted: cpu.halted,
       nmiBlocked: cpu.nmiBlocked,
       pendingDb: cpu.pendingDb,
-      nonRoot: cpu.nonRoot,
-      vmx: v ? {
-        inVmx: v.inVmx, vmxonPtr: v.vmxonPtr, current: v.current, launch: v.vmcs.launch,
-        exitReason: v.lastExit.reason, exitQual: v.lastExit.qualification, exitRip: v.lastExit.guestRip, exitIcount: v.lastExit.icount,
-        exitCount: v.exitCount, lastEntryFailure: v.lastEntryFailure, shadowKind: v.shadowKind, shadowRip: v.shadowRip,
-        vnmiBlocked: v.vnmiBlocked, guestActivity: v.guestActivity, vectoringInfo: v.vectoringInfo, timerActive: v.timerActive,
-        mtf: cpu.mtf, mtfPending: v.mtfPending, mtfIcount: v.mtfIcount,
-      } : null,
+      vmxBefore: null,
       vmcsBefore: null,
       mem: this.memoryAbout(cpu, v),
       afterVmExit,
@@ -242,7 +242,10 @@ export class ExecutionHistory implements StepObserver {
     cpu.rh.set(rec.rh);
     cpu.cr0 = rec.cr[0]; cpu.cr2 = rec.cr[1]; cpu.cr3 = rec.cr[2]; cpu.cr4 = rec.cr[3]; cpu.cr8 = rec.cr[4];
     cpu.efer = rec.efer;
-    cpu.dr.set(rec.dr);
+    // VM entries and exits load DR7, MOV DR writes any: breakpoints armed from them are derived state
+    const dr = cpu.dr, was = rec.dr;
+    const drChanged = dr[0] !== was[0] || dr[1] !== was[1] || dr[2] !== was[2] || dr[3] !== was[3] || dr[7] !== was[7];
+    dr.set(was);
     for (let s = 0; s < rec.segSel.length; s++) cpu.loadSegRaw(s, rec.segSel[s], rec.segBase[s], rec.segLimit[s], rec.segAr[s]);
     cpu.gdtrBase = rec.gdtr[0]; cpu.gdtrLimit = rec.gdtr[1];
     cpu.idtrBase = rec.idtr[0]; cpu.idtrLimit = rec.idtr[1];
@@ -254,26 +257,39 @@ export class ExecutionHistory implements StepObserver {
     cpu.shutdown = false;
     cpu.nmiBlocked = rec.nmiBlocked;
     cpu.pendingDb = rec.pendingDb;
-    cpu.nonRoot = rec.nonRoot;
     cpu.icount = rec.icount;
     const v = this.vmx();
-    if (v && rec.vmx) {
-      const x = rec.vmx;
-      if (rec.vmcsBefore) { v.vmcs.lo.set(rec.vmcsBefore.lo); v.vmcs.hi.set(rec.vmcsBefore.hi); v.vmcs.changedAll(); }
-      v.inVmx = x.inVmx; v.vmxonPtr = x.vmxonPtr; v.current = x.current; v.vmcs.launch = x.launch;
-      v.lastExit.reason = x.exitReason; v.lastExit.qualification = x.exitQual; v.lastExit.guestRip = x.exitRip; v.lastExit.icount = x.exitIcount;
-      v.exitCount = x.exitCount; v.lastEntryFailure = x.lastEntryFailure; v.shadowKind = x.shadowKind; v.shadowRip = x.shadowRip;
-      v.vnmiBlocked = x.vnmiBlocked; v.guestActivity = x.guestActivity; v.vectoringInfo = x.vectoringInfo; v.timerActive = x.timerActive;
-      cpu.mtf = x.mtf; v.mtfPending = x.mtfPending; v.mtfIcount = x.mtfIcount;
-      cpu.singleStepChanged();
-      // both need the run loop's look at every boundary
-      if (x.mtf || x.timerActive) cpu.events |= EV_VMX;
+    let world = false;
+    if (v) {
+      if (rec.vmcsBefore) { v.vmcs.lo.set(rec.vmcsBefore.lo); v.vmcs.hi.set(rec.vmcsBefore.hi); }
+      if (rec.vmxBefore) {
+        rec.vmxBefore.apply(cpu, v);
+        this.vmxShadow = rec.vmxBefore;
+        world = true;
+      }
+      // entry checks that passed for the later VMCS contents (or launch state, or CPU state) prove nothing now
+      if (rec.vmcsBefore || rec.vmxBefore) v.vmcs.changedAll();
       this.shadowLo.set(v.vmcs.lo);
       this.shadowHi.set(v.vmcs.hi);
       this.shadowValid = true;
+      // The record was taken after the boundary's events were serviced, where an STI / MOV SS shadow
+      // becomes the core's one-instruction window; VMX bookkeeping says whether this instruction runs
+      // in one. Re-arming the core's shadow makes the next run service the boundary as it was then
+      // (no interrupt, window exit or debug trap ahead of this instruction).
+      const shadow = v.shadowKind !== SHADOW_NONE && v.shadowRip === rec.rip;
+      cpu.shadow = shadow;
+      cpu.movSsShadow = shadow && v.shadowKind === SHADOW_MOVSS;
+      cpu.singleStepChanged();
     }
-    this.lastExitKey = this.exitKey();
+    this.exitPending = rec.afterVmExit;
+    // Conservative: every cached translation may come from a later world, CR3 or EPTP (both VMX
+    // worlds' sets, as flushTlb(true) drops the kept one too)
     cpu.flushTlb(true);
+    // and the arrays in use become those of the world the CPU is in now: with the sets swapped, the
+    // next VM entry or exit would see no world change, and VPID-tagged translations would be kept
+    // across exits only from the round trip after it
+    if (world) cpu.switchTlbWorld(cpu.nonRoot, false);
+    if (drChanged) cpu.debugRegistersChanged();
     cpu.flushCode();
   }
 }
