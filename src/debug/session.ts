@@ -120,6 +120,8 @@ export class VmxDebugSession extends DebugSession {
   private listings: ListingCache | null = null;
   private frames: FrameInfo[] = [];
   private varRefs = new Handles<VarRef>();
+  /** The highest variables reference ever handed out (Handles start again at 1000 on reset). */
+  private maxVarRef = 0;
   private lastStop: { stop: StopInfo; description: StopDescription } | null = null;
   private configurationDone: (() => void) | null = null;
   private configured = false;
@@ -177,6 +179,17 @@ export class VmxDebugSession extends DebugSession {
     } catch (e) {
       fail(e);
     }
+  }
+
+  private newVarRef(ref: VarRef): number {
+    const n = this.varRefs.create(ref);
+    if (n > this.maxVarRef) this.maxVarRef = n;
+    return n;
+  }
+
+  /** A reference this session handed out at some stop (it may have expired since). */
+  private issuedVarRef(n: number): boolean {
+    return Number.isInteger(n) && n >= 1000 && n <= this.maxVarRef;
   }
 
   private requireEngine(): Engine {
@@ -1181,7 +1194,7 @@ export class VmxDebugSession extends DebugSession {
       const scopes: DebugProtocol.Scope[] = [];
       for (const p of this.scopeProviders) {
         if (!p.applies(ctx, index)) continue;
-        const s = new Scope(p.name, this.varRefs.create({ provider: p, path: '' }), p.expensive) as DebugProtocol.Scope;
+        const s = new Scope(p.name, this.newVarRef({ provider: p, path: '' }), p.expensive) as DebugProtocol.Scope;
         if (p.presentationHint) s.presentationHint = p.presentationHint;
         scopes.push(s);
       }
@@ -1194,7 +1207,16 @@ export class VmxDebugSession extends DebugSession {
     this.guard(response, () => {
       this.requireEngine();
       const ref = this.varRefs.get(args.variablesReference);
-      if (!ref) throw new UserError(`no variables with reference ${args.variablesReference} (references are valid until the guest runs again)`);
+      if (!ref) {
+        // VS Code may still ask for a reference of an earlier stop after the guest went on: that is
+        // a race, not a mistake, so the answer is "nothing there" rather than an error it would show
+        if (this.issuedVarRef(args.variablesReference)) {
+          response.body = { variables: [] };
+          this.sendResponse(response);
+          return;
+        }
+        throw new UserError(`no variables with reference ${args.variablesReference} (references are valid until the guest runs again)`);
+      }
       const hex = args.format?.hex !== false;
       let nodes = ref.provider.children(this.scopeContext(), ref.path, hex);
       if (args.start !== undefined || args.count !== undefined) nodes = nodes.slice(args.start ?? 0, (args.start ?? 0) + (args.count || nodes.length));
@@ -1205,7 +1227,7 @@ export class VmxDebugSession extends DebugSession {
           type: n.type,
           evaluateName: n.evaluateName,
           memoryReference: n.memoryReference,
-          variablesReference: n.children !== undefined ? this.varRefs.create({ provider: ref.provider, path: n.children }) : 0,
+          variablesReference: n.children !== undefined ? this.newVarRef({ provider: ref.provider, path: n.children }) : 0,
           presentationHint: n.readOnly ? { attributes: ['readOnly'] } : undefined,
         })),
       };
