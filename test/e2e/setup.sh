@@ -5,7 +5,7 @@
 #   - Debian packages: chromium, and what code-server's native modules need to build
 #     (libkrb5-dev, libx11-dev, libxkbfile-dev, libsecret-1-dev, pkg-config, python3, make, g++),
 #     ripgrep (used instead of the binary @vscode/ripgrep would download from GitHub);
-#   - code-server 4.100.3 and playwright-core from the npm registry into .e2e/ (gitignored).
+#   - code-server 4.100.3 and playwright-core 1.65.1 from the npm registry into .e2e/ (gitignored).
 #
 # code-server's postinstall (npm install in lib/vscode and lib/vscode/extensions) pulls in
 # @vscode/ripgrep, whose own postinstall downloads rg from GitHub. That download first looks in a
@@ -17,7 +17,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PREFIX="${E2E_PREFIX:-$ROOT/.e2e}"
 CODE_SERVER_VERSION=4.100.3
-STAMP="$PREFIX/.installed-$CODE_SERVER_VERSION"
+# pinned: CI installs .e2e/ afresh in every clone, and a new playwright-core must not arrive unannounced
+PLAYWRIGHT_VERSION=1.65.1
+STAMP="$PREFIX/.installed-$CODE_SERVER_VERSION-playwright-$PLAYWRIGHT_VERSION"
 
 log() { echo "[e2e setup] $*"; }
 
@@ -39,15 +41,15 @@ fi
 # --- code-server + playwright-core into $PREFIX ----------------------------------------------
 if [ -f "$STAMP" ] && [ -x "$PREFIX/node_modules/code-server/lib/vscode/node_modules/@vscode/ripgrep/bin/rg" ] \
    && [ -d "$PREFIX/node_modules/playwright-core" ]; then
-  log "code-server $CODE_SERVER_VERSION and playwright-core present in $PREFIX"
+  log "code-server $CODE_SERVER_VERSION and playwright-core $PLAYWRIGHT_VERSION present in $PREFIX"
   exit 0
 fi
 
 mkdir -p "$PREFIX"
 [ -f "$PREFIX/package.json" ] || echo '{ "name": "vmx-debug-e2e", "private": true }' > "$PREFIX/package.json"
 
-log "npm install code-server@$CODE_SERVER_VERSION playwright-core (scripts off)"
-(cd "$PREFIX" && npm install --no-audit --no-fund --ignore-scripts "code-server@$CODE_SERVER_VERSION" playwright-core)
+log "npm install code-server@$CODE_SERVER_VERSION playwright-core@$PLAYWRIGHT_VERSION (scripts off)"
+(cd "$PREFIX" && npm install --no-audit --no-fund --ignore-scripts --save-exact "code-server@$CODE_SERVER_VERSION" "playwright-core@$PLAYWRIGHT_VERSION")
 
 CS="$PREFIX/node_modules/code-server"
 
