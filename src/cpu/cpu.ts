@@ -1650,7 +1650,25 @@ export class Cpu {
   /** The machine calls this when an interrupt controller's output may have changed. */
   raiseIntrLine(): void {
     this.events |= EV_INTR;
+    this.intrSeq++;
   }
+
+  /**
+   * The controller's hasInterrupt(), asked again only after the machine reported a change of the
+   * lines (raiseIntrLine): the same contract serviceEvents relies on. A stale `true` after an
+   * acknowledge only makes the caller look once more.
+   */
+  interruptPending(): boolean {
+    if (this.intc === null) return false;
+    if (this.intrSeqSeen !== this.intrSeq) {
+      this.intrSeqSeen = this.intrSeq;
+      this.intrCached = this.intc.hasInterrupt();
+    }
+    return this.intrCached;
+  }
+  private intrSeq = 0;
+  private intrSeqSeen = -1;
+  private intrCached = false;
 
   raiseNmi(): void {
     this.events |= EV_NMI;

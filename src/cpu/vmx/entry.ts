@@ -223,7 +223,7 @@ function startNonRoot(c: Cpu, v: Vmx): void {
   // whatever an injection leads to. Without any of them that look would find nothing.
   const p1 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL);
   if (p1 & (P1_INTR_WINDOW | P1_NMI_WINDOW) || info < 0 || c.mtf || c.pendingDb !== 0 || v.timerActive ||
-    (pin & PIN_EXT_INTR && c.intc !== null && c.intc.hasInterrupt())) c.events |= EV_VMX;
+    (pin & PIN_EXT_INTR && c.interruptPending())) c.events |= EV_VMX;
   // type 7 (a pending MTF VM exit, SDM 27.6.2) goes nowhere near the guest IDT
   if (info < 0 && ((info >>> 8) & 7) !== 7) inject(c, v, info);
 }

@@ -97,19 +97,19 @@ export function exitAtBlockEnd(c: Cpu, i: Instr, reason: number, qual: number): 
 /** Performs a VM exit with basic reason `reason` and the given qualification; guest RIP as given. */
 export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): void {
   const v = vmxOf(c);
-  const d = v.vmcs;
-  // ---- 28.2: exit information ----
-  d.set(S.VM_EXIT_REASON, reason, 0);
-  d.setNum(S.EXIT_QUALIFICATION, qual);
-  d.set(S.VM_EXIT_INTR_INFO, exitInfo.intrInfo, 0);
-  if (exitInfo.intrError >= 0) d.set(S.VM_EXIT_INTR_ERROR_CODE, exitInfo.intrError, 0);
+  const d = v.vmcs, lo = d.lo, hi = d.hi;
+  // ---- 28.2: exit information (32-bit and natural-width fields no change counter follows) ----
+  put(lo, hi, S.VM_EXIT_REASON, reason, 0);
+  putNum(lo, hi, S.EXIT_QUALIFICATION, qual);
+  put(lo, hi, S.VM_EXIT_INTR_INFO, exitInfo.intrInfo, 0);
+  if (exitInfo.intrError >= 0) put(lo, hi, S.VM_EXIT_INTR_ERROR_CODE, exitInfo.intrError, 0);
   if (v.vectoringInfo !== 0) {
-    d.set(S.IDT_VECTORING_INFO_FIELD, v.vectoringInfo, 0);
-    if (v.vectoringInfo & 0x800) d.set(S.IDT_VECTORING_ERROR_CODE, v.vectoringError, 0);
-  } else d.set(S.IDT_VECTORING_INFO_FIELD, 0, 0);
-  if (exitInfo.len >= 0) d.set(S.VM_EXIT_INSTRUCTION_LEN, exitInfo.len, 0);
-  if (exitInfo.hasInfo) d.set(S.VMX_INSTRUCTION_INFO, exitInfo.info, 0);
-  if (exitInfo.hasLinear) d.setNum(S.GUEST_LINEAR_ADDRESS, exitInfo.linear);
+    put(lo, hi, S.IDT_VECTORING_INFO_FIELD, v.vectoringInfo, 0);
+    if (v.vectoringInfo & 0x800) put(lo, hi, S.IDT_VECTORING_ERROR_CODE, v.vectoringError, 0);
+  } else put(lo, hi, S.IDT_VECTORING_INFO_FIELD, 0, 0);
+  if (exitInfo.len >= 0) put(lo, hi, S.VM_EXIT_INSTRUCTION_LEN, exitInfo.len, 0);
+  if (exitInfo.hasInfo) put(lo, hi, S.VMX_INSTRUCTION_INFO, exitInfo.info, 0);
+  if (exitInfo.hasLinear) putNum(lo, hi, S.GUEST_LINEAR_ADDRESS, exitInfo.linear);
   // every VM exit invalidates the VM-entry interruption information (SDM 28.2.? "bit 31 cleared")
   d.set(S.VM_ENTRY_INTR_INFO_FIELD, d.i32(S.VM_ENTRY_INTR_INFO_FIELD) & 0x7FFFFFFF, 0);
   // ---- 28.3: guest state ----
