@@ -118,12 +118,18 @@ class Checker {
   failure: EntryFailure | null = null;
   /** What a failure of the current group of checks produces (RESULT_CONTROL, ...). */
   result = '';
+  /** ctlGen of the VMCS `ctl` was read from. */
+  private ctlReadGen = -1;
 
   start(c: Cpu, v: Vmx, result: string): this {
     this.c = c;
+    // the control fields change only with VmcsCache.ctlGen: read them again only then
+    if (v !== this.v || v.vmcs.ctlGen !== this.ctlReadGen) {
+      readControls(v, this.ctl);
+      this.ctlReadGen = v.vmcs.ctlGen;
+    }
     this.v = v;
     this.d = v.vmcs;
-    readControls(v, this.ctl);
     this.failure = null;
     this.result = result;
     return this;

@@ -41,10 +41,14 @@ export interface VmxObserver {
 }
 
 const observers = new WeakMap<Cpu, VmxObserver>();
+/** How many CPUs have an observer: while none has, the VM-exit path does not even look one up. */
+let observed = 0;
 
 export function setVmxObserver(cpu: Cpu, obs: VmxObserver | null): void {
+  const had = observers.has(cpu);
   if (obs) observers.set(cpu, obs);
   else observers.delete(cpu);
+  observed += (obs ? 1 : 0) - (had ? 1 : 0);
 }
 
 export function vmxObserverOf(cpu: Cpu): VmxObserver | undefined {
@@ -55,7 +59,7 @@ export function vmxObserverOf(cpu: Cpu): VmxObserver | undefined {
 
 /** Whether anything observes this CPU's VMX events (the in-place exit path is then not taken). */
 export function hasVmxObserver(c: Cpu): boolean {
-  return observers.has(c);
+  return observed !== 0 && observers.has(c);
 }
 
 export function notifyVmExit(c: Cpu): void {
