@@ -70,6 +70,7 @@ export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
 }
 
 const EXIT_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
+const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
 const P1_INTR_WINDOW = controlMask('CPU_BASED_INTR_WINDOW_EXITING');
 const P1_NMI_WINDOW = controlMask('CPU_BASED_NMI_WINDOW_EXITING');
 const PIN_EXT_INTR = controlMask('PIN_BASED_EXT_INTR_MASK');
@@ -90,13 +91,13 @@ export function resumeInPlace(c: Cpu, v: Vmx): boolean {
   const hostLma = exitCtl & EXIT_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_HOST64) !== 0;
   if (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null) return false;
   v.lastEntryFailure = null;
-  const ctl = readControls(v, entryControls);
-  const long64 = (ctl.entry & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
+  const long64 = (d.i32(S.VM_ENTRY_CONTROLS) & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
   c.rip = long64 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
+  const proc2 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL) & P1_SECONDARY ? d.i32(S.SECONDARY_VM_EXEC_CONTROL) : 0;
   // without a VPID the exit and the entry would each have flushed the TLB
-  if (!(ctl.proc2 & P2_VPID) || (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0) c.switchTlbWorld(true, false);
+  if (!(proc2 & P2_VPID) || (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0) c.switchTlbWorld(true, false);
   // and without EPT a PAE guest's PDPTEs are read again through CR3 (checked by E3 just now)
-  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA) && !(ctl.proc2 & P2_EPT)) loadPdptes(c);
+  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA) && !(proc2 & P2_EPT)) loadPdptes(c);
   // what the exit would have reset in leaving non-root operation
   v.timerActive = false;
   v.delivering = false;

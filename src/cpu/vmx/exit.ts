@@ -136,12 +136,17 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
  */
 function inPlaceAllowed(c: Cpu, v: Vmx): boolean {
   const d = v.vmcs;
+  // everything but the observer is a control field: decided once per ctlGen
+  if (d.ctlGen === v.inPlaceCtlGen) return v.inPlaceOk && !hasVmxObserver(c);
+  v.inPlaceCtlGen = d.ctlGen;
+  v.inPlaceOk = false;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS), entryCtl = d.i32(S.VM_ENTRY_CONTROLS);
   if (!(exitCtl & EXIT_CTL_SAVE_DEBUG) || !(entryCtl & ENTRY_CTL_LOAD_DEBUG)) return false;
   if (!(exitCtl & EXIT_CTL_SAVE_EFER) || !(entryCtl & ENTRY_CTL_LOAD_EFER)) return false;
   if (exitCtl & EXIT_CTL_LOAD_PAT && (!(exitCtl & EXIT_CTL_SAVE_PAT) || !(entryCtl & ENTRY_CTL_LOAD_PAT))) return false;
   if (d.i32(S.CPU_BASED_VM_EXEC_CONTROL) & P1_MTF) return false;
   if (d.i32(S.VM_EXIT_MSR_STORE_COUNT) !== 0 || d.i32(S.VM_ENTRY_MSR_LOAD_COUNT) !== 0) return false;
+  v.inPlaceOk = true;
   return !hasVmxObserver(c);
 }
 
@@ -312,7 +317,8 @@ function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
   // IA32_VMX_MISC[5]: the "IA-32e mode guest" entry control follows EFER.LMA
   if (v.caps.spec.misc.storeEferLma) {
     const e = d.i32(S.VM_ENTRY_CONTROLS);
-    d.set(S.VM_ENTRY_CONTROLS, c.efer & K.EFER_LMA ? e | ENTRY_CTL_IA32E : e & ~ENTRY_CTL_IA32E, 0);
+    const n = c.efer & K.EFER_LMA ? e | ENTRY_CTL_IA32E : e & ~ENTRY_CTL_IA32E;
+    if (n !== e) d.set(S.VM_ENTRY_CONTROLS, n, 0);
   }
 }
 

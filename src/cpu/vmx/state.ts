@@ -127,6 +127,10 @@ export class Vmx {
   /** Exits that saved the stable fields (the others found them current). */
   stableSaves = 0;
 
+  /** exit.ts inPlaceAllowed's verdict on the controls, and the VmcsCache.ctlGen it was made at. */
+  inPlaceOk = false;
+  inPlaceCtlGen = -1;
+
   /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
   inPlace: InPlaceVmm | null = null;
 
