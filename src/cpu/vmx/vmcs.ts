@@ -138,12 +138,15 @@ export class VmcsCache {
 
   /** The 64-bit value as a signed number (exact for addresses, canonical values and counts). */
   num(s: number): number {
-    return this.hi[s] * TWO32 + (this.lo[s] >>> 0);
+    // most values (RIPs, limits, bases) fit 32 bits: an integer result V8 need not box
+    const h = this.hi[s];
+    return h === 0 ? this.lo[s] >>> 0 : h * TWO32 + (this.lo[s] >>> 0);
   }
 
   /** The 64-bit value as an unsigned number (exact below 2^53). */
   unum(s: number): number {
-    return (this.hi[s] >>> 0) * TWO32 + (this.lo[s] >>> 0);
+    const h = this.hi[s];
+    return h === 0 ? this.lo[s] >>> 0 : (h >>> 0) * TWO32 + (this.lo[s] >>> 0);
   }
 
   big(s: number): bigint {
