@@ -142,6 +142,22 @@ describe('built-in monitor', () => {
       assert.match(text, /VM_EXIT_REASON\s+0xc \(EXIT_REASON_HLT \(12\)\)/);
     });
 
+    it('a configuration that requires "use TPR shadow" gets a virtual-APIC page: the guest\'s CR8 lives there', () => {
+      // mov rax, 5 ; mov cr8, rax ; mov rbx, cr8 ; cli ; hlt
+      const code = Uint8Array.from([0x48, 0xC7, 0xC0, 5, 0, 0, 0, 0x44, 0x0F, 0x22, 0xC0, 0x44, 0x0F, 0x20, 0xC3, 0xFA, 0xF4]);
+      const { m } = boot(code, 'long');
+      const mon = new Monitor(m, { config: parseMonitorConfig({ controls: { required: ['CPU_BASED_TPR_SHADOW'] } }) });
+      m.vmm = mon;
+      assert.equal(mon.launch(), null);
+      const d = mon.vmx.vmcs;
+      const page = d.num(slotOf('VIRTUAL_APIC_PAGE_ADDR'));
+      assert.ok(page >= mon.base && page < mon.base + 0x20000 && page % 4096 === 0, `page 0x${page.toString(16)} in the monitor's area`);
+      assert.equal(m.run(1e6).kind, 'halt');
+      assert.equal(m.cpu.r[3], 5, 'MOV from CR8 reads the virtual TPR back');
+      assert.equal(m.cpu.physRead(page + 0x80, 4), 0x50, 'VTPR[7:4] = 5');
+      assert.equal(mon.exitsByReason[43], 0, 'threshold 0: no TPR-below-threshold exit');
+    });
+
     it('leaves the monitor trap flag off although the default model allows it (KVM does not ask for it)', () => {
       const { m } = boot(postLoop, 'long');
       const mon = new Monitor(m);

@@ -10,6 +10,7 @@ import {
   interceptMovDr, interceptMovFromCr, interceptMovToCr, interceptMwait, interceptRdmsr, interceptRdpmc, interceptRdtsc, interceptWbinvd,
   interceptWrmsr, markSti, rdtscpAllowed, vmxCrCheck,
 } from '../vmx/intercept';
+import { tprShadowActive, writeCr8Shadow } from '../vmx/tpr';
 
 /**
  * System instructions: control and debug registers, descriptor-table registers, MSRs, CPUID,
@@ -119,6 +120,7 @@ function movCR(c: Cpu, i: Instr): void {
     case 8:
       if (!c.mode64) badCr(c, 8);
       if (hi !== 0 || lo & ~0xF) c.raise(K.EXC_GP, 0, 'reserved CR8 bits set');
+      if (c.nonRoot && tprShadowActive(c)) return writeCr8Shadow(c, i, lo);
       c.cr8 = lo;
       c.raiseIntrLine();
       return;

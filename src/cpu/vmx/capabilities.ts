@@ -12,8 +12,11 @@ import {
 /**
  * The VMX capability model: which controls, activity states and fields a CPU model supports, and the
  * capability MSRs (SDM Appendix A) computed from that. Every control a model allows is emulated;
- * nothing is reported that the core does not do (TPR shadow, VMCS shadowing, posted interrupts,
- * mode-based execute control, #VE, and VM functions other than EPTP switching are not reported).
+ * nothing is reported that the core does not do (APIC-access virtualization, APIC-register
+ * virtualization, virtual-interrupt delivery, x2APIC virtualization, VMCS shadowing, posted
+ * interrupts, mode-based execute control, #VE, and VM functions other than EPTP switching are not
+ * reported). "Use TPR shadow" is reported without them: CR8 accesses and TPR virtualization only
+ * (src/cpu/vmx/tpr.ts).
  */
 
 /** IA32_VMX_EPT_VPID_CAP bits 31:0 of the default model. */
@@ -70,7 +73,7 @@ const DEFAULT_MODEL: VmxModelSpec = {
       'CPU_BASED_CR3_STORE_EXITING', 'CPU_BASED_CR8_LOAD_EXITING', 'CPU_BASED_CR8_STORE_EXITING', 'CPU_BASED_NMI_WINDOW_EXITING',
       'CPU_BASED_MOV_DR_EXITING', 'CPU_BASED_UNCOND_IO_EXITING', 'CPU_BASED_USE_IO_BITMAPS', 'CPU_BASED_USE_MSR_BITMAPS',
       'CPU_BASED_MONITOR_EXITING', 'CPU_BASED_PAUSE_EXITING', 'CPU_BASED_ACTIVATE_SECONDARY_CONTROLS',
-      'CPU_BASED_MONITOR_TRAP_FLAG',
+      'CPU_BASED_MONITOR_TRAP_FLAG', 'CPU_BASED_TPR_SHADOW',
     ],
     proc2: [
       'SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_EPT', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID',

@@ -5,6 +5,7 @@ import { controlMask, makeCrAccessQualification, makeIoQualification, makeMovDrQ
 import * as S from './slots';
 import { exitAtBlockEnd, exitForInstruction, exitInfo } from './exit';
 import { SHADOW_STI, vmxOf } from './state';
+import { readCr8Shadow, tprShadowActive } from './tpr';
 
 /**
  * Non-root interception of instructions (SDM 26.1-26.3). The instruction handlers call these only
@@ -235,12 +236,17 @@ export function interceptMovToCr(c: Cpu, i: Instr, cr: number, lo: number, hi: n
   return lo;
 }
 
-/** MOV from CR: exit (CR3/CR8 store exiting) or, for CR0/CR4, the read-shadow view; -1 = not handled. */
+/** MOV from CR: exit (CR3/CR8 store exiting), the read-shadow view of CR0/CR4 or the TPR shadow for CR8 (true = done). */
 export function interceptMovFromCr(c: Cpu, i: Instr, cr: number): boolean {
   const d = vmxOf(c).vmcs;
   const q = () => makeCrAccessQualification({ accessType: 1, controlRegister: cr, gpr: i.rm });
   if (cr === 3 && proc1(c) & P1_CR3_STORE) exitForInstruction(c, i, EXIT.CR_ACCESS, q());
   if (cr === 8 && proc1(c) & P1_CR8_STORE) exitForInstruction(c, i, EXIT.CR_ACCESS, q());
+  if (cr === 8 && tprShadowActive(c)) {
+    c.r[i.rm] = readCr8Shadow(c);
+    c.rh[i.rm] = 0;
+    return true;
+  }
   if (cr !== 0 && cr !== 4) return false;
   const mask = cr === 0 ? S.CR0_GUEST_HOST_MASK : S.CR4_GUEST_HOST_MASK;
   const shadow = cr === 0 ? S.CR0_READ_SHADOW : S.CR4_READ_SHADOW;

@@ -17,6 +17,8 @@ import { SHADOW_MOVSS, SHADOW_NONE, Vmx } from './state';
 export const P1_MTF = controlMask('CPU_BASED_MONITOR_TRAP_FLAG');
 /** Basic exit reason 37, "monitor trap flag". */
 export const EXIT_MTF = 37;
+/** SDM Appendix C: the trap-like exit of TPR virtualization (tpr.ts). */
+const EXIT_TPR_BELOW_THRESHOLD = 43;
 /** Pending-debug-exceptions bits with a meaning here: B0-B3, enabled breakpoint (12), BS (14). */
 const PDE_BITS = 0x500F;
 /** Either of these makes the field's debug exceptions valid (SDM 27.7.3). */
@@ -73,16 +75,17 @@ export function enterMtfAndDebug(c: Cpu, v: Vmx, info: number): void {
 
 /**
  * SDM 28.3.4: the pending-debug-exceptions field a VM exit saves for the guest at `rip` (the exit
- * reason and interruption information are written already). It is 0 except for MTF VM exits, which
- * save the debug traps they outranked, and for exits other than #DB that happen while blocking by
- * MOV SS holds debug traps back. (INIT, SMI, machine checks and TPR-below-threshold, the other
- * exits that save it, are not emulated.)
+ * reason and interruption information are written already). It is 0 except for MTF and trap-like
+ * TPR-below-threshold VM exits, which save the debug traps they outranked or that the instruction
+ * raised, and for exits other than #DB that happen while blocking by MOV SS holds debug traps back.
+ * (INIT, SMI and machine checks, the other exits that save it, are not emulated.)
  */
 export function savedPendingDebug(c: Cpu, v: Vmx, rip: number): number {
   const pend = c.pendingDb;
   if (pend === 0) return 0;
   const d = v.vmcs;
-  if ((d.u32(S.VM_EXIT_REASON) & 0xFFFF) === EXIT_MTF) return pend;
+  const basic = d.u32(S.VM_EXIT_REASON) & 0xFFFF;
+  if (basic === EXIT_MTF || basic === EXIT_TPR_BELOW_THRESHOLD) return pend;
   if (v.shadowKind !== SHADOW_MOVSS || v.shadowRip !== rip) return 0;
   const ii = d.u32(S.VM_EXIT_INTR_INFO);
   const type = (ii >>> 8) & 7;

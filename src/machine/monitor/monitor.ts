@@ -56,6 +56,7 @@ const OFF_GUEST_PD32 = 0xA000;
 const OFF_EPT_PML4 = 0xB000;
 const OFF_EPT_PDPT = 0xC000;
 const OFF_EPT_PD = 0xD000; // four pages: 4 GiB of 2-MiB pages
+const OFF_VIRTUAL_APIC = 0x11000;
 
 const HOST_CS = 0x08, HOST_DS = 0x10, HOST_TR = 0x18;
 const HOST_CR0 = (K.CR0_PE | K.CR0_NE | K.CR0_ET | K.CR0_PG) | 0;
@@ -304,6 +305,12 @@ export class Monitor implements VmmHook, InPlaceVmm {
     set(S.VM_EXIT_MSR_LOAD_ADDR, b + OFF_EXIT_MSR_LOAD);
     set(S.VM_EXIT_MSR_LOAD_COUNT, 1);
     if (this.usesEpt) set(S.EPT_POINTER, b + OFF_EPT_PML4 + (3 << 3) + 6);
+    // a configuration that asks for "use TPR shadow" gets a virtual-APIC page of the monitor's, as
+    // KVM gives each vCPU one; threshold 0: MOV to CR8 never causes a TPR-below-threshold exit
+    if (ctl.proc1 & controlMask('CPU_BASED_TPR_SHADOW')) {
+      set(S.VIRTUAL_APIC_PAGE_ADDR, b + OFF_VIRTUAL_APIC);
+      set(S.TPR_THRESHOLD, 0);
+    }
     if (ctl.proc2 & controlMask('SECONDARY_EXEC_ENABLE_VPID')) set(S.VIRTUAL_PROCESSOR_ID, 1);
 
     // ---- guest state: the CPU as the image loader left it ----

@@ -27,6 +27,9 @@ describe('VMX: capability model', () => {
     // allowed-1 bit 27: the monitor trap flag, in both the plain and the TRUE MSR
     assert.equal((m.read(0x482) >> 59n) & 1n, 1n, 'monitor trap flag may be 1');
     assert.equal((m.read(0x48E) >> 59n) & 1n, 1n, 'TRUE: monitor trap flag may be 1');
+    // allowed-1 bit 21: use TPR shadow (CR8 accesses and TPR virtualization, tprShadow.test.ts)
+    assert.equal((m.read(0x482) >> 53n) & 1n, 1n, 'use TPR shadow may be 1');
+    assert.equal((m.read(0x48E) >> 53n) & 1n, 1n, 'TRUE: use TPR shadow may be 1');
     assert.equal(m.read(0x48F) & 0xFFFFFFFFn, 0x00036DFBn);
     assert.equal(m.read(0x490) & 0xFFFFFFFFn, 0x000011FBn);
     const misc = m.read(0x485);
@@ -56,6 +59,7 @@ describe('VMX: capability model', () => {
     assert.equal((m.read(0x480) >> 55n) & 1n, 0n);
     assert.equal((m.read(0x482) >> 63n) & 1n, 0n);
     assert.equal((m.read(0x482) >> 59n) & 1n, 0n, 'no monitor trap flag');
+    assert.equal((m.read(0x482) >> 53n) & 1n, 0n, 'no TPR shadow');
     assert.ok(!m.exists(0x48B));
     assert.ok(!m.exists(0x48D));
     assert.ok(!m.exists(0x48C));

@@ -29,6 +29,9 @@ const ept = (f: Fields) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_EPT')); set
 /** "enable VM functions" with these VM-function controls and EPTP-list address. */
 const vmfunc = (f: Fields, fc: bigint, list: bigint) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_VMFUNC')); set(f, 'VM_FUNCTION_CONTROL', fc); set(f, 'EPTP_LIST_ADDRESS', list); };
 
+/** "use TPR shadow" with this virtual-APIC address and TPR threshold (the page at 0x49000 is zero: VTPR 0). */
+const tpr = (f: Fields, vapic: number | bigint, threshold: number) => { or(f, P1, ctl('CPU_BASED_TPR_SHADOW')); set(f, 'VIRTUAL_APIC_PAGE_ADDR', vapic); set(f, 'TPR_THRESHOLD', threshold); };
+
 const CASES: Case[] = [
   // ---- B: controls ----
   { id: 'B1', what: 'pin-based default1 bit cleared', mutate: (f) => andNot(f, PIN, 0x16), expect: 'fail7' },
@@ -41,6 +44,11 @@ const CASES: Case[] = [
   { id: 'B6', what: 'I/O bitmap A unaligned', mutate: (f) => { or(f, P1, ctl('CPU_BASED_USE_IO_BITMAPS')); set(f, 'IO_BITMAP_A', 0x43010); set(f, 'IO_BITMAP_B', 0x44000); }, expect: 'fail7' },
   { id: 'B6', what: 'I/O bitmap B beyond MAXPHYADDR', mutate: (f) => { or(f, P1, ctl('CPU_BASED_USE_IO_BITMAPS')); set(f, 'IO_BITMAP_A', 0x43000); set(f, 'IO_BITMAP_B', 2n ** 40n); }, expect: 'fail7' },
   { id: 'B7', what: 'MSR bitmap unaligned', mutate: (f) => { or(f, P1, ctl('CPU_BASED_USE_MSR_BITMAPS')); set(f, 'MSR_BITMAP', 0x45800); }, expect: 'fail7' },
+  { id: 'B2', what: 'use TPR shadow (core2 model: not reported)', mutate: (f) => tpr(f, 0x49000, 0), expect: 'fail7', model: 'core2-no-ug' },
+  { id: 'B8', what: 'virtual-APIC address unaligned', mutate: (f) => tpr(f, 0x49010, 0), expect: 'fail7' },
+  { id: 'B8', what: 'virtual-APIC address beyond MAXPHYADDR', mutate: (f) => tpr(f, 2n ** 40n, 0), expect: 'fail7' },
+  { id: 'B9', what: 'TPR threshold bit 4 set', mutate: (f) => tpr(f, 0x49000, 0x10), expect: 'fail7' },
+  { id: 'B10', what: 'TPR threshold 1 above VTPR[7:4] = 0', mutate: (f) => tpr(f, 0x49000, 1), expect: 'fail7' },
   { id: 'B12', what: 'virtual NMIs without NMI exiting', mutate: (f) => or(f, PIN, ctl('PIN_BASED_VIRTUAL_NMIS')), expect: 'fail7' },
   { id: 'B13', what: 'NMI-window exiting without virtual NMIs', mutate: (f) => or(f, P1, ctl('CPU_BASED_NMI_WINDOW_EXITING')), expect: 'fail7' },
   { id: 'B18', what: 'enable VPID with VPID 0', mutate: (f) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_VPID')); set(f, 'VIRTUAL_PROCESSOR_ID', 0); }, expect: 'fail7' },
