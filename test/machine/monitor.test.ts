@@ -169,6 +169,18 @@ describe('built-in monitor', () => {
       assert.equal(m.cpu.mtf, false);
     });
 
+    it('leaves VMCS shadowing off although the default model allows it (the link pointer stays all ones)', () => {
+      const { m } = boot(postLoop, 'long');
+      const mon = new Monitor(m);
+      m.vmm = mon;
+      assert.equal(mon.launch(), null);
+      const shadow = controlMask('SECONDARY_EXEC_SHADOW_VMCS');
+      assert.equal(mon.vmx.caps.proc2.may1 & shadow, shadow, 'the model allows it');
+      assert.equal(mon.controls.values.proc2 & shadow, 0);
+      assert.equal(mon.vmx.vmcs.i32(slotOf('SECONDARY_VM_EXEC_CONTROL')) & shadow, 0);
+      assert.equal(mon.vmx.vmcs.big(slotOf('VMCS_LINK_POINTER')), 0xFFFFFFFFFFFFFFFFn);
+    });
+
     it('a configuration that requires the monitor trap flag gets an MTF VM exit after the first guest instruction', () => {
       // mov eax, 1 ; cpuid ; hlt
       const { m } = boot(Uint8Array.from([0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0xF4]), 'long');

@@ -9,7 +9,8 @@ import { exitAtBlockEnd, exitForInstruction, exitInfo } from '../vmx/exit';
 import { EXIT, displacement, interceptPause, memOperandInfo, proc2 } from '../vmx/intercept';
 import { vmFail, vmFailInvalid, vmFailValid, vmSucceed } from '../vmx/result';
 import { VMCS_FIELDS, controlMask, isReadOnlyField } from '../vmx/spec';
-import { EPTP_LIST_ADDRESS, EPT_POINTER, PIN_BASED_VM_EXEC_CONTROL, VIRTUAL_PROCESSOR_ID, VM_FUNCTION_CONTROL } from '../vmx/slots';
+import { EPTP_LIST_ADDRESS, EPT_POINTER, PIN_BASED_VM_EXEC_CONTROL, VIRTUAL_PROCESSOR_ID, VM_FUNCTION_CONTROL, VMREAD_BITMAP, VMWRITE_BITMAP } from '../vmx/slots';
+import { currentIsShadow, shadowAccessAllowed, shadowHi, shadowRead, shadowVmcs, shadowWrite } from '../vmx/shadow';
 import { eptEnter } from '../vmx/ept';
 import { NO_VMCS, SHADOW_MOVSS, Vmx } from '../vmx/state';
 import { LAUNCH_AFTER_VMXOFF, LAUNCH_CLEAR, LAUNCH_LAUNCHED, SLOT_WIDTH, VMCS_OFF_REVISION, setStoredLaunchState, accessOfEncoding } from '../vmx/vmcs';
@@ -150,7 +151,7 @@ function vmptrld(c: Cpu, i: Instr): void {
   const addr = toAddr(lo, hi);
   if (addr === v.vmxonPtr) return vmFail(c, v, 10);
   const rev = c.physRead(addr + VMCS_OFF_REVISION, 4);
-  // bit 31 (shadow VMCS) is acceptable only with "VMCS shadowing" support, which no model reports
+  // bit 31 (shadow VMCS) is acceptable only with "VMCS shadowing" support; VM entry refuses such a VMCS
   if ((rev & 0x7FFFFFFF) !== v.caps.revisionId || (rev < 0 && !v.caps.allows2('SECONDARY_EXEC_SHADOW_VMCS'))) return vmFail(c, v, 11);
   if (addr !== v.current) {
     if (v.hasCurrent) v.vmcs.store(c, v.current);
@@ -193,17 +194,20 @@ let accessHigh = false;
 
 function vmread(c: Cpu, i: Instr): void {
   const v = requireVmxOperation(c, 'VMREAD');
-  if (c.nonRoot) {
+  if (c.nonRoot && !shadowAccessAllowed(c, v, i.reg, VMREAD_BITMAP)) {
     exitInfo.hasInfo = true;
     exitInfo.info = vmrwInfo(c, i);
     exitForInstruction(c, i, EXIT.VMREAD, i.isMem ? displacement(c, i) : 0);
   }
   requireCpl0(c, 'VMREAD');
-  if (!v.hasCurrent) return vmFailInvalid(c);
+  // in non-root operation (VMCS shadowing) the shadow VMCS is read; a failure is still recorded in the current VMCS
+  const shadow = c.nonRoot ? shadowVmcs(v) : -1;
+  if (c.nonRoot ? shadow < 0 : !v.hasCurrent) return vmFailInvalid(c);
   const slot = fieldSlot(c, v, i);
   if (slot < 0) return vmFailValid(c, v, 12);
   const d = v.vmcs;
-  let lo = d.lo[slot], hi = d.hi[slot];
+  let lo: number, hi: number;
+  if (shadow >= 0) { lo = shadowRead(c, shadow, slot); hi = shadowHi; } else { lo = d.lo[slot]; hi = d.hi[slot]; }
   if (accessHigh) { lo = hi; hi = 0; }
   if (c.mode64) {
     if (i.isMem) c.wr64(i.seg, c.ea(i), lo, hi);
@@ -215,13 +219,14 @@ function vmread(c: Cpu, i: Instr): void {
 
 function vmwrite(c: Cpu, i: Instr): void {
   const v = requireVmxOperation(c, 'VMWRITE');
-  if (c.nonRoot) {
+  if (c.nonRoot && !shadowAccessAllowed(c, v, i.reg, VMWRITE_BITMAP)) {
     exitInfo.hasInfo = true;
     exitInfo.info = vmrwInfo(c, i);
     exitForInstruction(c, i, EXIT.VMWRITE, i.isMem ? displacement(c, i) : 0);
   }
   requireCpl0(c, 'VMWRITE');
-  if (!v.hasCurrent) return vmFailInvalid(c);
+  const shadow = c.nonRoot ? shadowVmcs(v) : -1;
+  if (c.nonRoot ? shadow < 0 : !v.hasCurrent) return vmFailInvalid(c);
   // the source operand is read before the encoding is looked at (a fault on it comes first)
   let lo: number, hi = 0;
   if (c.mode64) {
@@ -231,6 +236,10 @@ function vmwrite(c: Cpu, i: Instr): void {
   if (slot < 0) return vmFailValid(c, v, 12);
   // IA32_VMX_MISC[29] decides whether the VM-exit information fields are writable
   if (isReadOnlyField(VMCS_FIELDS[slot]) && !v.caps.spec.misc.vmwriteAnyField) return vmFailValid(c, v, 13);
+  if (shadow >= 0) {
+    shadowWrite(c, shadow, slot, lo, hi, accessHigh);
+    return vmSucceed(c);
+  }
   const d = v.vmcs;
   if (accessHigh) d.setHigh(slot, lo);
   else d.set(slot, lo, SLOT_WIDTH[slot] === 2 ? hi : 0);
@@ -245,7 +254,7 @@ function launchOrResume(c: Cpu, i: Instr, launch: boolean): void {
   const v = requireVmxOperation(c, what);
   if (c.nonRoot) exitForInstruction(c, i, launch ? EXIT.VMLAUNCH : EXIT.VMRESUME, 0);
   requireCpl0(c, what);
-  if (!v.hasCurrent) return vmFailInvalid(c);
+  if (!v.hasCurrent || currentIsShadow(c, v)) return vmFailInvalid(c);
   if (v.shadowKind === SHADOW_MOVSS && v.shadowRip === i.rip) return vmFailValid(c, v, 26);
   const st = v.vmcs.launch;
   if (launch && st !== LAUNCH_CLEAR) return vmFailValid(c, v, 4);

@@ -13,9 +13,8 @@ import {
  * The VMX capability model: which controls, activity states and fields a CPU model supports, and the
  * capability MSRs (SDM Appendix A) computed from that. Every control a model allows is emulated;
  * nothing is reported that the core does not do (APIC-access virtualization, APIC-register
- * virtualization, virtual-interrupt delivery, x2APIC virtualization, VMCS shadowing, posted
- * interrupts, mode-based execute control, #VE, and VM functions other than EPTP switching are not
- * reported). "Use TPR shadow" is reported without them: CR8 accesses and TPR virtualization only
+ * virtualization, virtual-interrupt delivery, x2APIC virtualization, posted interrupts, mode-based
+ * execute control, #VE, and VM functions other than EPTP switching are not reported). "Use TPR shadow" is reported without them: CR8 accesses and TPR virtualization only
  * (src/cpu/vmx/tpr.ts).
  */
 
@@ -60,6 +59,7 @@ export interface VmxModelSpec {
  * VM entry and exit is a correct (if slow) implementation of VPIDs; INVVPID then flushes. EPT
  * (src/cpu/vmx/ept.ts) and unrestricted guest are reported; INVEPT flushes every cached translation.
  * VM functions: EPTP switching only (function 0), without #VE, so there is no EPTP_INDEX field.
+ * VMCS shadowing (src/cpu/vmx/shadow.ts): guest VMREAD/VMWRITE reach the shadow VMCS in memory.
  */
 const DEFAULT_MODEL: VmxModelSpec = {
   name: 'default',
@@ -78,7 +78,7 @@ const DEFAULT_MODEL: VmxModelSpec = {
     proc2: [
       'SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_EPT', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID',
       'SECONDARY_EXEC_WBINVD_EXITING', 'SECONDARY_EXEC_UNRESTRICTED_GUEST', 'SECONDARY_EXEC_PAUSE_LOOP_EXITING',
-      'SECONDARY_EXEC_ENABLE_VMFUNC',
+      'SECONDARY_EXEC_ENABLE_VMFUNC', 'SECONDARY_EXEC_SHADOW_VMCS',
     ],
     exit: [
       'VM_EXIT_SAVE_DEBUG_CONTROLS', 'VM_EXIT_HOST_ADDR_SPACE_SIZE', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_PAT',
@@ -251,6 +251,7 @@ export class VmxCapabilities {
       case 'EPTP_INDEX': case 'VE_INFORMATION_ADDRESS': return p2('SECONDARY_EXEC_EPT_VIOLATION_VE');
       case 'VM_FUNCTION_CONTROL': case 'EPTP_LIST_ADDRESS': return p2('SECONDARY_EXEC_ENABLE_VMFUNC');
       case 'PLE_GAP': case 'PLE_WINDOW': return p2('SECONDARY_EXEC_PAUSE_LOOP_EXITING');
+      case 'VMREAD_BITMAP': case 'VMWRITE_BITMAP': return p2('SECONDARY_EXEC_SHADOW_VMCS');
       case 'VMX_PREEMPTION_TIMER_VALUE': return (this.pin.may1 & controlMask('PIN_BASED_VMX_PREEMPTION_TIMER')) !== 0;
       case 'GUEST_IA32_PAT': return (this.entry.may1 & controlMask('VM_ENTRY_LOAD_IA32_PAT')) !== 0 || (this.exit.may1 & controlMask('VM_EXIT_SAVE_IA32_PAT')) !== 0;
       case 'HOST_IA32_PAT': return (this.exit.may1 & controlMask('VM_EXIT_LOAD_IA32_PAT')) !== 0;

@@ -38,8 +38,10 @@ describe('VMX: capability model', () => {
     assert.equal((misc >> 29n) & 1n, 1n, 'VMWRITE to exit information');
     assert.equal(m.read(0x486), 0x80000021n);
     assert.equal(m.read(0x488), 0x2000n);
-    // secondary: EPT (bit 33), unrestricted guest (39) and VPID (37)
+    // secondary: EPT (bit 33), unrestricted guest (39), VPID (37) and VMCS shadowing (46)
     const p2 = m.read(0x48B);
+    assert.equal(p2, 0x000064EE00000000n, 'IA32_VMX_PROCBASED_CTLS2');
+    assert.equal((p2 >> 46n) & 1n, 1n, 'VMCS shadowing may be 1');
     assert.equal((p2 >> 33n) & 1n, 1n);
     assert.equal((p2 >> 39n) & 1n, 1n);
     assert.equal((p2 >> 37n) & 1n, 1n);
@@ -157,9 +159,20 @@ describe('VMX: VMXON and VMCS handling', () => {
     ptr(VMCS_B);
     h.run(asm.vmptrld(SCRATCH + 16));
     assert.equal(h.outcome(), 'failValid(11)');
+    // the default model supports VMCS shadowing: a shadow VMCS may become current (VM entry refuses it)
     h.revision(VMCS_B, (0x12 | 0x80000000) | 0);
     h.run(asm.vmptrld(SCRATCH + 16));
-    assert.equal(h.outcome(), 'failValid(11)', 'shadow-VMCS indicator without VMCS shadowing');
+    assert.equal(h.outcome(), 'succeed', 'shadow-VMCS indicator with VMCS shadowing');
+    assert.equal(h.v.current, VMCS_B);
+    // without "VMCS shadowing" support the indicator makes the revision incorrect (SDM VMPTRLD)
+    const g = new VmxHost({ model: 'core2-no-ug' });
+    g.poke64(SCRATCH, BigInt(VMXON_REGION));
+    g.poke64(SCRATCH + 8, BigInt(VMCS_A));
+    g.poke64(SCRATCH + 16, BigInt(VMCS_B));
+    g.revision(VMCS_B, (0x0D | 0x80000000) | 0);
+    g.run([...asm.vmxon(SCRATCH), ...asm.vmptrld(SCRATCH + 8), ...asm.vmptrld(SCRATCH + 16)]);
+    assert.equal(g.outcome(), 'failValid(11)', 'shadow-VMCS indicator without VMCS shadowing');
+    assert.equal(g.v.current, VMCS_A);
   });
 
   it('VMPTRST stores the current pointer (all ones when none)', () => {

@@ -29,6 +29,9 @@ const ept = (f: Fields) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_EPT')); set
 /** "enable VM functions" with these VM-function controls and EPTP-list address. */
 const vmfunc = (f: Fields, fc: bigint, list: bigint) => { secondary(f, ctl('SECONDARY_EXEC_ENABLE_VMFUNC')); set(f, 'VM_FUNCTION_CONTROL', fc); set(f, 'EPTP_LIST_ADDRESS', list); };
 
+/** "VMCS shadowing" with these VMREAD/VMWRITE bitmap addresses. */
+const shadowing = (f: Fields, read: number | bigint, write: number | bigint) => { secondary(f, ctl('SECONDARY_EXEC_SHADOW_VMCS')); set(f, 'VMREAD_BITMAP', read); set(f, 'VMWRITE_BITMAP', write); };
+
 /** "use TPR shadow" with this virtual-APIC address and TPR threshold (the page at 0x49000 is zero: VTPR 0). */
 const tpr = (f: Fields, vapic: number | bigint, threshold: number) => { or(f, P1, ctl('CPU_BASED_TPR_SHADOW')); set(f, 'VIRTUAL_APIC_PAGE_ADDR', vapic); set(f, 'TPR_THRESHOLD', threshold); };
 
@@ -57,6 +60,10 @@ const CASES: Case[] = [
   { id: 'B24', what: 'EPTP switching with "enable EPT" = 0', mutate: (f) => vmfunc(f, 1n, 0x4C000n), expect: 'fail7' },
   { id: 'B24', what: 'EPTP-list address not 4-KiB aligned', mutate: (f) => { ept(f); vmfunc(f, 1n, 0x4C008n); }, expect: 'fail7' },
   { id: 'B24', what: 'EPTP-list address beyond MAXPHYADDR', mutate: (f) => { ept(f); vmfunc(f, 1n, 2n ** 39n); }, expect: 'fail7' },
+  { id: 'B25', what: 'VMREAD-bitmap address not 4-KiB aligned', mutate: (f) => shadowing(f, 0x4D008, 0x4E000), expect: 'fail7' },
+  { id: 'B25', what: 'VMWRITE-bitmap address not 4-KiB aligned', mutate: (f) => shadowing(f, 0x4D000, 0x4E800), expect: 'fail7' },
+  { id: 'B25', what: 'VMREAD-bitmap address beyond MAXPHYADDR', mutate: (f) => shadowing(f, 2n ** 40n, 0x4E000), expect: 'fail7' },
+  { id: 'B25', what: 'VMWRITE-bitmap address beyond MAXPHYADDR', mutate: (f) => shadowing(f, 0x4D000, 2n ** 39n), expect: 'fail7' },
   { id: 'B31', what: 'exit default1 bit cleared', mutate: (f) => andNot(f, EXITC, 1), expect: 'fail7' },
   { id: 'B31', what: 'load PERF_GLOBAL_CTRL on exit (not supported)', mutate: (f) => or(f, EXITC, ctl('VM_EXIT_LOAD_IA32_PERF_GLOBAL_CTRL')), expect: 'fail7' },
   { id: 'B33', what: 'save preemption timer without the timer', mutate: (f) => or(f, EXITC, ctl('VM_EXIT_SAVE_VMX_PREEMPTION_TIMER')), expect: 'fail7' },
@@ -147,6 +154,9 @@ const CASES: Case[] = [
   { id: 'D65', what: 'RTM bit without RTM', mutate: (f) => set(f, 'GUEST_PENDING_DBG_EXCEPTIONS', 0x11000), expect: 'exit33:0' },
   { id: 'D66', what: 'VMCS link pointer unaligned', mutate: (f) => set(f, 'VMCS_LINK_POINTER', 0x42008), expect: 'exit33:4' },
   { id: 'D67', what: 'VMCS link pointer to a region with the wrong revision', mutate: (f, h) => { h.revision(0x48000, 0x77); set(f, 'VMCS_LINK_POINTER', 0x48000); }, expect: 'exit33:4' },
+  { id: 'D67', what: '"VMCS shadowing" = 1, link pointer to an ordinary VMCS (shadow-VMCS indicator 0)', mutate: (f, h) => { shadowing(f, 0x4D000, 0x4E000); h.revision(0x48000); set(f, 'VMCS_LINK_POINTER', 0x48000); }, expect: 'exit33:4' },
+  { id: 'D67', what: '"VMCS shadowing" = 0, link pointer to a shadow VMCS (shadow-VMCS indicator 1)', mutate: (f, h) => { h.revision(0x48000, (h.v.caps.revisionId | 0x80000000) | 0); set(f, 'VMCS_LINK_POINTER', 0x48000); }, expect: 'exit33:4' },
+  { id: 'D67', what: '"VMCS shadowing" = 1, shadow VMCS with the wrong revision', mutate: (f, h) => { shadowing(f, 0x4D000, 0x4E000); h.revision(0x48000, (0x77 | 0x80000000) | 0); set(f, 'VMCS_LINK_POINTER', 0x48000); }, expect: 'exit33:4' },
   { id: 'D68', what: 'VMCS link pointer = current VMCS', mutate: (f) => set(f, 'VMCS_LINK_POINTER', 0x41000), expect: 'exit33:4' },
   // ---- E: PDPTEs (32-bit PAE guest) ----
   {
