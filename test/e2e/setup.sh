@@ -84,7 +84,7 @@ for v in $RG_VERSIONS; do
   cache="$TMP_E2E/vscode-ripgrep-cache-$v"; mkdir -p "$cache"
   stage="$TMP_E2E/rg-stage"; rm -rf "$stage"; mkdir -p "$stage"; cp /usr/bin/rg "$stage/rg"
   tar czf "$cache/ripgrep-$tag-$RG_TARGET.tar.gz" -C "$stage" rg
-  log "seeded $cache/ripgrep-$tag-$RG_TARGET.tar.gz with Debian's rg ($(/usr/bin/rg --version | head -1))"
+  log "seeded $cache/ripgrep-$tag-$RG_TARGET.tar.gz with Debian's rg ($(/usr/bin/rg --version | sed -n 1p))"
 done
 
 # Run code-server's postinstall (npm install --omit=dev in lib/vscode and lib/vscode/extensions,
@@ -96,7 +96,7 @@ log "code-server postinstall (builds native modules; several minutes)"
 
 rg_bin="$CS/lib/vscode/node_modules/@vscode/ripgrep/bin/rg"
 [ -x "$rg_bin" ] || { echo "ripgrep binary missing at $rg_bin"; exit 1; }
-"$rg_bin" --version | head -1
+"$rg_bin" --version | sed -n 1p  # sed reads to the end: no SIGPIPE for rg under pipefail
 XDG_CONFIG_HOME="$TMP_E2E" XDG_DATA_HOME="$TMP_E2E" node "$CS/out/node/entry.js" --version
 touch "$STAMP"
 log "done"
