@@ -24,6 +24,10 @@ export interface NonRootHooks {
   boundary(c: Cpu): boolean;
   shutdown(c: Cpu, why: string): boolean;
   mtf(c: Cpu): boolean;
+  /** An access whose physical address is on the APIC-access page (Cpu.apicPage): the address to use, or it exits. */
+  apicAccess(c: Cpu, phys: number, lin: number, write: boolean, exec: boolean, size: number): number;
+  /** Cpu.apicPending is set: APIC-write emulation or the post-entry TPR check (true = it exited). */
+  apicPending(c: Cpu): boolean;
 }
 let nonRootHooks: NonRootHooks | null = null;
 export function setNonRootHooks(h: NonRootHooks | null): void {
@@ -210,6 +214,15 @@ export class Cpu {
    * go through EPT (paging.ts guestPhys). Tested only on TLB misses, so nothing is paid when off.
    */
   eptActive = false;
+  /**
+   * Non-root operation with "virtualize APIC accesses": physical address of the APIC-access page, else
+   * -1. Tested only in xlate (TLB misses); translations to that page never enter a TLB.
+   */
+  apicPage = -1;
+  /** The APIC-access hook virtualized the access just translated: use the address, do not cache it. */
+  apicVirtualized = false;
+  /** VMX work for the next boundary (src/cpu/vmx/apicAccess.ts), 0 none. */
+  apicPending = 0;
   /**
    * VMX state (src/cpu/vmx owns its type and lifetime; the core only carries it). null until the
    * VMX layer attaches itself to this CPU.
@@ -807,34 +820,32 @@ export class Cpu {
 
   /** Supervisor-mode (implicit) accesses: descriptor tables, TSS, IDT. */
   rdSys32(lin: number): number {
-    const phys = this.xlate(lin, false, false, true);
+    const phys = this.xlate(lin, false, false, true, 4);
     return this.physRead(phys, 4);
   }
   rdSys16(lin: number): number {
-    const phys = this.xlate(lin, false, false, true);
+    const phys = this.xlate(lin, false, false, true, 2);
     return this.physRead(phys, 2);
   }
   rdSys8(lin: number): number {
     return this.physRead(this.xlate(lin, false, false, true), 1);
   }
   wrSys32(lin: number, v: number): void {
-    this.physWrite(this.xlate(lin, true, false, true), 4, v);
+    this.physWrite(this.xlate(lin, true, false, true, 4), 4, v);
   }
   wrSys16(lin: number, v: number): void {
-    this.physWrite(this.xlate(lin, true, false, true), 2, v);
+    this.physWrite(this.xlate(lin, true, false, true, 2), 2, v);
   }
   wrSys8(lin: number, v: number): void {
     this.physWrite(this.xlate(lin, true, false, true), 1, v);
   }
 
   /** Linear to physical with the current paging mode; raises #PF. */
-  xlate(lin: number, write: boolean, exec: boolean, supervisor = false): number {
-    if (!(this.cr0 & K.CR0_PG)) {
-      const p = this.mode64 ? lin : lin >>> 0;
-      return this.eptActive ? guestPhys(this, p, write ? GPA_WRITE : exec ? GPA_FETCH : GPA_READ, lin) : p;
-    }
-    const p = translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
-    return this.eptActive ? guestPhys(this, p, write ? GPA_WRITE : exec ? GPA_FETCH : GPA_READ, lin) : p;
+  xlate(lin: number, write: boolean, exec: boolean, supervisor = false, size = 1): number {
+    let p = !(this.cr0 & K.CR0_PG) ? (this.mode64 ? lin : lin >>> 0) : translate(this, lin, write, exec, supervisor ? false : this.cpl === 3);
+    if (this.eptActive) p = guestPhys(this, p, write ? GPA_WRITE : exec ? GPA_FETCH : GPA_READ, lin);
+    if (this.apicPage >= 0 && p - (p % 4096) === this.apicPage) return (nonRootHooks as NonRootHooks).apicAccess(this, p, lin, write, exec, size);
+    return p;
   }
 
   /** Makes sure a write to `lin` would succeed (used before multi-part writes). */
@@ -848,7 +859,7 @@ export class Cpu {
     const po = lin & 0xFFF;
     if (this.alignCheck) return this.rdAligned(lin, size);
     if (this.watchPages.size !== 0 && this.watchPages.has(lin - po) && po + size <= 0x1000) {
-      const phys = this.xlate(lin, false, false);
+      const phys = this.xlate(lin, false, false, false, size);
       this.watchAccess(lin, size, false);
       return this.physRead(phys, size);
     }
@@ -859,7 +870,8 @@ export class Cpu {
       for (let k = 0; k < size; k++) v |= this.rdLin8(this.linAdd(lin, k)) << (8 * k);
       return size === 4 ? v | 0 : v >>> 0;
     }
-    const phys = this.xlate(lin, false, false);
+    const phys = this.xlate(lin, false, false, false, size);
+    if (this.apicVirtualized) { this.apicVirtualized = false; return this.physRead(phys, size); }
     const host = this.bus.hostOffset(phys);
     if (host >= 0) {
       const idx = (lin >>> 12) & TLB_MASK;
@@ -875,7 +887,7 @@ export class Cpu {
     const po = lin & 0xFFF;
     if (this.alignCheck) { this.wrAligned(lin, size, v); return; }
     if (this.watchPages.size !== 0 && this.watchPages.has(lin - po) && po + size <= 0x1000) {
-      const phys = this.xlate(lin, true, false);
+      const phys = this.xlate(lin, true, false, false, size);
       this.watchAccess(lin, size, true);
       this.physWrite(phys, size, v);
       return;
@@ -898,7 +910,8 @@ export class Cpu {
       for (let k = 0; k < size; k++) this.wrLin8(this.linAdd(lin, k), (v >>> (8 * k)) & 0xFF);
       return;
     }
-    const phys = this.xlate(lin, true, false);
+    const phys = this.xlate(lin, true, false, false, size);
+    if (this.apicVirtualized) { this.apicVirtualized = false; this.physWrite(phys, size, v); return; }
     const host = this.bus.hostOffset(phys);
     if (host >= 0 && !this.bus.isReadOnly(phys)) {
       const page = host >>> 12;
@@ -923,13 +936,13 @@ export class Cpu {
   /** Data accesses while alignment checking is on: checked, translated each time, never cached. */
   private rdAligned(lin: number, size: number): number {
     if (lin & (size - 1)) this.misaligned(lin, size);
-    const phys = this.xlate(lin, false, false);
+    const phys = this.xlate(lin, false, false, false, size);
     return this.physRead(phys, size);
   }
 
   private wrAligned(lin: number, size: number, v: number): void {
     if (lin & (size - 1)) this.misaligned(lin, size);
-    this.physWrite(this.xlate(lin, true, false), size, v);
+    this.physWrite(this.xlate(lin, true, false, false, size), size, v);
   }
 
   /** Set by the page walker: the translation came from a global page. */
@@ -1590,6 +1603,7 @@ export class Cpu {
       this.stopReason = 'watchpoint';
       return;
     }
+    if (this.apicPending !== 0 && nonRootHooks !== null && nonRootHooks.apicPending(this)) return;
     if (this.mtf && nonRootHooks !== null && nonRootHooks.mtf(this)) return;
     // data breakpoints and single step are traps: taken after the instruction completed, all in one
     // #DB; blocking by MOV SS holds them until after the next instruction (SDM 6.8.3)

@@ -1,3 +1,4 @@
+import { apicAccess, apicPendingWork } from './apicAccess';
 import type { Cpu } from '../cpu';
 import { setNonRootHooks } from '../cpu';
 import * as K from '../constants';
@@ -39,7 +40,7 @@ export function attachVmx(cpu: Cpu, model: string | VmxModelSpec = 'default', op
 function installHooks(): void {
   setEventInterceptor(onEvent);
   setTaskSwitchInterceptor(onTaskSwitch);
-  setNonRootHooks({ boundary, shutdown: onShutdown, mtf: mtfBoundary });
+  setNonRootHooks({ boundary, shutdown: onShutdown, mtf: mtfBoundary, apicAccess, apicPending: apicPendingWork });
   installEpt();
 }
 
@@ -58,6 +59,8 @@ export function resetVmx(cpu: Cpu): void {
   if (!v) return;
   cpu.nonRoot = false;
   cpu.eptActive = false;
+  cpu.apicPage = -1;
+  cpu.apicPending = 0;
   leaveGuestDebug(cpu, v);
   v.inVmx = false;
   v.vmxonPtr = NO_VMCS;

@@ -12,10 +12,11 @@ import {
 /**
  * The VMX capability model: which controls, activity states and fields a CPU model supports, and the
  * capability MSRs (SDM Appendix A) computed from that. Every control a model allows is emulated;
- * nothing is reported that the core does not do (APIC-access virtualization, APIC-register
- * virtualization, virtual-interrupt delivery, x2APIC virtualization, posted interrupts, mode-based
- * execute control, #VE, and VM functions other than EPTP switching are not reported). "Use TPR shadow" is reported without them: CR8 accesses and TPR virtualization only
- * (src/cpu/vmx/tpr.ts).
+ * nothing is reported that the core does not do (APIC-register virtualization, virtual-interrupt
+ * delivery, x2APIC virtualization, posted interrupts, mode-based execute control, #VE, and VM
+ * functions other than EPTP switching are not reported). "Use TPR shadow" is reported without them:
+ * CR8 accesses and TPR virtualization (src/cpu/vmx/tpr.ts); the default model also reports "virtualize
+ * APIC accesses" (src/cpu/vmx/apicAccess.ts), whose only virtualized accesses are then the TPR's.
  */
 
 /** IA32_VMX_EPT_VPID_CAP bits 31:0 of the default model. */
@@ -78,7 +79,7 @@ const DEFAULT_MODEL: VmxModelSpec = {
     proc2: [
       'SECONDARY_EXEC_DESC', 'SECONDARY_EXEC_ENABLE_EPT', 'SECONDARY_EXEC_ENABLE_RDTSCP', 'SECONDARY_EXEC_ENABLE_VPID',
       'SECONDARY_EXEC_WBINVD_EXITING', 'SECONDARY_EXEC_UNRESTRICTED_GUEST', 'SECONDARY_EXEC_PAUSE_LOOP_EXITING',
-      'SECONDARY_EXEC_ENABLE_VMFUNC', 'SECONDARY_EXEC_SHADOW_VMCS',
+      'SECONDARY_EXEC_ENABLE_VMFUNC', 'SECONDARY_EXEC_SHADOW_VMCS', 'SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES',
     ],
     exit: [
       'VM_EXIT_SAVE_DEBUG_CONTROLS', 'VM_EXIT_HOST_ADDR_SPACE_SIZE', 'VM_EXIT_ACK_INTR_ON_EXIT', 'VM_EXIT_SAVE_IA32_PAT',
@@ -252,6 +253,7 @@ export class VmxCapabilities {
       case 'VM_FUNCTION_CONTROL': case 'EPTP_LIST_ADDRESS': return p2('SECONDARY_EXEC_ENABLE_VMFUNC');
       case 'PLE_GAP': case 'PLE_WINDOW': return p2('SECONDARY_EXEC_PAUSE_LOOP_EXITING');
       case 'VMREAD_BITMAP': case 'VMWRITE_BITMAP': return p2('SECONDARY_EXEC_SHADOW_VMCS');
+      case 'APIC_ACCESS_ADDR': return p2('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES');
       case 'VMX_PREEMPTION_TIMER_VALUE': return (this.pin.may1 & controlMask('PIN_BASED_VMX_PREEMPTION_TIMER')) !== 0;
       case 'GUEST_IA32_PAT': return (this.entry.may1 & controlMask('VM_ENTRY_LOAD_IA32_PAT')) !== 0 || (this.exit.may1 & controlMask('VM_EXIT_SAVE_IA32_PAT')) !== 0;
       case 'HOST_IA32_PAT': return (this.exit.may1 & controlMask('VM_EXIT_LOAD_IA32_PAT')) !== 0;

@@ -6,6 +6,7 @@ import { MSR_PAT } from '../msr';
 import { loadPdptes } from '../paging';
 import { deliverPendingFault } from '../tasks';
 import { checkControls, checkGuest, checkHost, readControls, type Controls } from './entryChecks';
+import { apicAccessEnter } from './apicAccess';
 import { eptEnter } from './ept';
 import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
 import { enterMtfAndDebug, leaveGuestDebug } from './mtf';
@@ -218,6 +219,7 @@ function startNonRoot(c: Cpu, v: Vmx): void {
     c.events |= EV_VMX;
   }
   const info = d.i32(S.VM_ENTRY_INTR_INFO_FIELD);
+  apicAccessEnter(c, v);
   enterMtfAndDebug(c, v, info);
   // what may exit before the first guest instruction is looked at there (events.ts boundary): the
   // window controls, an external interrupt already pending, the timer, MTF and debug traps, and

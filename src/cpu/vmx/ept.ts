@@ -3,6 +3,7 @@ import * as K from '../constants';
 import {
   GPA_FETCH, GPA_FINAL, GPA_PAGING_ENTRY, GPA_READ, GPA_WRITE, VEC_VMX_EXIT, setGuestPhysTranslator,
 } from '../paging';
+import { apicGuestPhysical } from './apicAccess';
 import { exitInfo, vmExit } from './exit';
 import * as S from './slots';
 import type { Vmx } from './state';
@@ -87,6 +88,8 @@ export function eptTranslate(c: Cpu, gpa: number, acc: number, lin: number, kind
       if (e !== usedLo[k]) c.physWrite(usedAddr[k], 4, e);
     }
   }
+  // the final access of a linear address is checked by the caller (Cpu.xlate), which may virtualize it
+  if (kind !== GPA_FINAL && c.apicPage >= 0) apicGuestPhysical(c, gpa, host);
   return host;
 }
 

@@ -5,6 +5,7 @@ import * as F from '../flags';
 import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC, deliverEvent } from '../interrupts';
 import { VEC_VMX_EXIT } from '../paging';
 import { TASK_CALL, TASK_IRET, TASK_JMP } from '../tasks';
+import { EXIT_APIC_ACCESS, apicAccessExit } from './apicAccess';
 import { eptExit } from './ept';
 import { controlMask, makeTaskSwitchQualification } from './spec';
 import * as S from './slots';
@@ -146,9 +147,11 @@ function softLength(kind: number): number {
 export function onEvent(c: Cpu, vec: number, err: number, kind: number, nextRip: number): boolean {
   const v = c.vmx as Vmx;
   if (vec === VEC_VMX_EXIT) {
-    // an EPT violation or misconfiguration raised inside an access (ept.ts): RIP is the faulting instruction
+    // an EPT violation or misconfiguration (ept.ts) or an APIC access (apicAccess.ts) raised inside an
+    // access: RIP is the faulting instruction
     v.skipIntercept = false;
-    eptExit(c, v, nextRip);
+    if (v.eptExitReason === EXIT_APIC_ACCESS) apicAccessExit(c, v, nextRip);
+    else eptExit(c, v, nextRip);
     return true;
   }
   if (v.skipIntercept) {

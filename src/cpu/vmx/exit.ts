@@ -172,6 +172,7 @@ function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
   c.noteWorldLeaving();
   c.nonRoot = false;
   c.eptActive = false;
+  c.apicPage = -1;
   v.timerActive = false;
   v.vectoringInfo = 0;
   v.delivering = false;
@@ -194,6 +195,7 @@ function leaveNonRoot(c: Cpu, v: Vmx, nmi: boolean): void {
 function vmxAbort(c: Cpu, v: Vmx, indicator: number, why: string): void {
   c.nonRoot = false;
   c.eptActive = false;
+  c.apicPage = -1;
   if (v.hasCurrent) c.physWrite(v.current + VMCS_OFF_ABORT, 4, indicator);
   c.enterShutdown(`VMX abort ${indicator}: ${why}`);
 }

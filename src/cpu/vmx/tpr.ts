@@ -7,12 +7,11 @@ import * as S from './slots';
 import { vmxOf } from './state';
 
 /**
- * "Use TPR shadow" (primary processor-based control 21) without APIC-access virtualisation: the
- * CR8-based TPR accesses of SDM 29.3 and TPR virtualization (29.1.2). Only the VTPR (byte 80H of
- * the virtual-APIC page) is used. "Virtualize APIC accesses" and "virtual-interrupt delivery" are
- * not reported by any model, so the SDM 26.6.7 post-entry TPR check (which needs "virtualize APIC
- * accesses" = 1) never applies: with both at 0, entry check B10 already refuses an entry whose TPR
- * threshold exceeds VTPR[7:4].
+ * "Use TPR shadow" (primary processor-based control 21): the CR8-based TPR accesses of SDM 29.3 and
+ * TPR virtualization (29.1.2). Only the VTPR (byte 80H of the virtual-APIC page) is used, since no
+ * model reports virtual-interrupt delivery. Without "virtualize APIC accesses" entry check B10
+ * refuses an entry whose TPR threshold exceeds VTPR[7:4]; with it (apicAccess.ts), the post-entry
+ * TPR check of SDM 26.7.7 makes that a TPR-below-threshold exit before the first guest instruction.
  *
  * The virtual-APIC address is a physical address the processor uses directly (SDM 24.6.8), like the
  * I/O and MSR bitmap addresses: it is not translated through EPT even when EPT is on.

@@ -38,9 +38,10 @@ describe('VMX: capability model', () => {
     assert.equal((misc >> 29n) & 1n, 1n, 'VMWRITE to exit information');
     assert.equal(m.read(0x486), 0x80000021n);
     assert.equal(m.read(0x488), 0x2000n);
-    // secondary: EPT (bit 33), unrestricted guest (39), VPID (37) and VMCS shadowing (46)
+    // secondary: virtualize APIC accesses (bit 32), EPT (33), unrestricted guest (39), VPID (37) and VMCS shadowing (46)
     const p2 = m.read(0x48B);
-    assert.equal(p2, 0x000064EE00000000n, 'IA32_VMX_PROCBASED_CTLS2');
+    assert.equal(p2, 0x000064EF00000000n, 'IA32_VMX_PROCBASED_CTLS2');
+    assert.equal((p2 >> 32n) & 1n, 1n, 'virtualize APIC accesses may be 1');
     assert.equal((p2 >> 46n) & 1n, 1n, 'VMCS shadowing may be 1');
     assert.equal((p2 >> 33n) & 1n, 1n);
     assert.equal((p2 >> 39n) & 1n, 1n);

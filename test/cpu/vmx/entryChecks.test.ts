@@ -41,7 +41,12 @@ const CASES: Case[] = [
   { id: 'B1', what: 'posted interrupts (not supported)', mutate: (f) => or(f, PIN, ctl('PIN_BASED_POSTED_INTR')), expect: 'fail7' },
   { id: 'B2', what: 'monitor trap flag (core2: not supported)', mutate: (f) => or(f, P1, ctl('CPU_BASED_MONITOR_TRAP_FLAG')), expect: 'fail7', model: 'core2-no-ug' },
   { id: 'B2', what: 'CR3-load exiting required without TRUE MSRs', mutate: (f) => andNot(f, P1, ctl('CPU_BASED_CR3_LOAD_EXITING')), expect: 'fail7', model: 'core2-no-ug' },
-  { id: 'B3', what: 'virtualize APIC accesses (not supported)', mutate: (f) => secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')), expect: 'fail7' },
+  { id: 'B2', what: 'virtualize APIC accesses (core2: no secondary controls)', mutate: (f) => secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')), expect: 'fail7', model: 'core2-no-ug' },
+  { id: 'B3', what: 'APIC-register virtualization (not supported)', mutate: (f) => { tpr(f, 0x49000, 0); secondary(f, ctl('SECONDARY_EXEC_APIC_REGISTER_VIRT')); }, expect: 'fail7' },
+  // B15 cannot be reached alone: no model allows "virtualize x2APIC mode", so B3 refuses it first
+  { id: 'B3', what: 'virtualize x2APIC mode with virtualize APIC accesses (x2APIC mode not supported)', mutate: (f) => { tpr(f, 0x49000, 0); secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE') | ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')); set(f, 'APIC_ACCESS_ADDR', 0x4A000); }, expect: 'fail7' },
+  { id: 'B14', what: 'APIC-access address not 4-KiB aligned', mutate: (f) => { secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')); set(f, 'APIC_ACCESS_ADDR', 0x4A010); }, expect: 'fail7' },
+  { id: 'B14', what: 'APIC-access address beyond MAXPHYADDR', mutate: (f) => { secondary(f, ctl('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES')); set(f, 'APIC_ACCESS_ADDR', 2n ** 40n); }, expect: 'fail7' },
   { id: 'B3', what: 'mode-based execute control (not supported)', mutate: (f) => secondary(f, ctl('SECONDARY_EXEC_MODE_BASED_EPT_EXEC')), expect: 'fail7' },
   { id: 'B5', what: 'CR3-target count 5', mutate: (f) => set(f, 'CR3_TARGET_COUNT', 5), expect: 'fail7' },
   { id: 'B6', what: 'I/O bitmap A unaligned', mutate: (f) => { or(f, P1, ctl('CPU_BASED_USE_IO_BITMAPS')); set(f, 'IO_BITMAP_A', 0x43010); set(f, 'IO_BITMAP_B', 0x44000); }, expect: 'fail7' },
