@@ -11,7 +11,7 @@ import * as S from './slots';
 const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
 const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 import { SHADOW_NONE, SHADOW_STI, Vmx, vmxOf } from './state';
-import { VMCS_OFF_ABORT } from './vmcs';
+import { VMCS_OFF_ABORT, type VmcsCache } from './vmcs';
 import { hasVmxObserver, notifyVmExit } from './observer';
 import { leaveGuestDebug, savedPendingDebug } from './mtf';
 
@@ -97,19 +97,19 @@ export function exitAtBlockEnd(c: Cpu, i: Instr, reason: number, qual: number): 
 /** Performs a VM exit with basic reason `reason` and the given qualification; guest RIP as given. */
 export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): void {
   const v = vmxOf(c);
-  const d = v.vmcs, lo = d.lo, hi = d.hi;
+  const d = v.vmcs;
   // ---- 28.2: exit information (32-bit and natural-width fields no change counter follows) ----
-  put(lo, hi, S.VM_EXIT_REASON, reason, 0);
-  putNum(lo, hi, S.EXIT_QUALIFICATION, qual);
-  put(lo, hi, S.VM_EXIT_INTR_INFO, exitInfo.intrInfo, 0);
-  if (exitInfo.intrError >= 0) put(lo, hi, S.VM_EXIT_INTR_ERROR_CODE, exitInfo.intrError, 0);
+  d.put(S.VM_EXIT_REASON, reason, 0);
+  d.putNum(S.EXIT_QUALIFICATION, qual);
+  d.put(S.VM_EXIT_INTR_INFO, exitInfo.intrInfo, 0);
+  if (exitInfo.intrError >= 0) d.put(S.VM_EXIT_INTR_ERROR_CODE, exitInfo.intrError, 0);
   if (v.vectoringInfo !== 0) {
-    put(lo, hi, S.IDT_VECTORING_INFO_FIELD, v.vectoringInfo, 0);
-    if (v.vectoringInfo & 0x800) put(lo, hi, S.IDT_VECTORING_ERROR_CODE, v.vectoringError, 0);
-  } else put(lo, hi, S.IDT_VECTORING_INFO_FIELD, 0, 0);
-  if (exitInfo.len >= 0) put(lo, hi, S.VM_EXIT_INSTRUCTION_LEN, exitInfo.len, 0);
-  if (exitInfo.hasInfo) put(lo, hi, S.VMX_INSTRUCTION_INFO, exitInfo.info, 0);
-  if (exitInfo.hasLinear) putNum(lo, hi, S.GUEST_LINEAR_ADDRESS, exitInfo.linear);
+    d.put(S.IDT_VECTORING_INFO_FIELD, v.vectoringInfo, 0);
+    if (v.vectoringInfo & 0x800) d.put(S.IDT_VECTORING_ERROR_CODE, v.vectoringError, 0);
+  } else d.put(S.IDT_VECTORING_INFO_FIELD, 0, 0);
+  if (exitInfo.len >= 0) d.put(S.VM_EXIT_INSTRUCTION_LEN, exitInfo.len, 0);
+  if (exitInfo.hasInfo) d.put(S.VMX_INSTRUCTION_INFO, exitInfo.info, 0);
+  if (exitInfo.hasLinear) d.putNum(S.GUEST_LINEAR_ADDRESS, exitInfo.linear);
   // every VM exit invalidates the VM-entry interruption information (SDM 28.2.? "bit 31 cleared")
   d.set(S.VM_ENTRY_INTR_INFO_FIELD, d.i32(S.VM_ENTRY_INTR_INFO_FIELD) & 0x7FFFFFFF, 0);
   // ---- 28.3: guest state ----
@@ -230,54 +230,34 @@ export function interruptibility(c: Cpu, v: Vmx, rip: number): number {
   return st;
 }
 
-/**
- * Stores a field saved at every exit straight into the cache's arrays (VmcsCache.set does the same
- * one field at a time, with lookups this path cannot afford). Returns non-zero when the value changed.
- */
-function put(lo: Int32Array, hi: Int32Array, s: number, l: number, h: number): number {
-  const changed = (lo[s] ^ l) | (hi[s] ^ h);
-  lo[s] = l;
-  hi[s] = h;
-  return changed;
-}
-
-/** The same for a natural-width field from a number (an address, a base): no slow ToInt32 of big doubles. */
-function putNum(lo: Int32Array, hi: Int32Array, s: number, v: number): number {
-  const h = v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
-  const l = v - h * TWO32;
-  return put(lo, hi, s, l >= 0x80000000 ? l - TWO32 : l, h);
-}
-
-const TWO32 = 0x100000000;
-
 /** The stable registers of SDM 28.3.1-28.3.2 but segments; non-zero when any saved value changed. */
-function saveStableRegisters(c: Cpu, lo: Int32Array, hi: Int32Array, exitCtl: number): number {
-  let changed = put(lo, hi, S.GUEST_CR0, c.cr0, 0);
-  changed |= putNum(lo, hi, S.GUEST_CR3, c.cr3);
-  changed |= put(lo, hi, S.GUEST_CR4, c.cr4, 0);
+function saveStableRegisters(c: Cpu, d: VmcsCache, exitCtl: number): number {
+  let changed = d.put(S.GUEST_CR0, c.cr0, 0);
+  changed |= d.putNum(S.GUEST_CR3, c.cr3);
+  changed |= d.put(S.GUEST_CR4, c.cr4, 0);
   if (exitCtl & EXIT_CTL_SAVE_DEBUG) {
-    changed |= putNum(lo, hi, S.GUEST_DR7, c.dr[7]);
-    changed |= put(lo, hi, S.GUEST_IA32_DEBUGCTL, c.msrs.debugctl, 0);
+    changed |= d.putNum(S.GUEST_DR7, c.dr[7]);
+    changed |= d.put(S.GUEST_IA32_DEBUGCTL, c.msrs.debugctl, 0);
   }
-  changed |= put(lo, hi, S.GUEST_SYSENTER_CS, c.msrs.sysenterCs, 0);
-  changed |= putNum(lo, hi, S.GUEST_SYSENTER_ESP, c.msrs.sysenterEsp);
-  changed |= putNum(lo, hi, S.GUEST_SYSENTER_EIP, c.msrs.sysenterEip);
-  if (exitCtl & EXIT_CTL_SAVE_EFER) changed |= put(lo, hi, S.GUEST_IA32_EFER, c.efer, 0);
-  changed |= putNum(lo, hi, S.GUEST_GDTR_BASE, c.gdtrBase);
-  changed |= put(lo, hi, S.GUEST_GDTR_LIMIT, c.gdtrLimit, 0);
-  changed |= putNum(lo, hi, S.GUEST_IDTR_BASE, c.idtrBase);
-  return changed | put(lo, hi, S.GUEST_IDTR_LIMIT, c.idtrLimit, 0);
+  changed |= d.put(S.GUEST_SYSENTER_CS, c.msrs.sysenterCs, 0);
+  changed |= d.putNum(S.GUEST_SYSENTER_ESP, c.msrs.sysenterEsp);
+  changed |= d.putNum(S.GUEST_SYSENTER_EIP, c.msrs.sysenterEip);
+  if (exitCtl & EXIT_CTL_SAVE_EFER) changed |= d.put(S.GUEST_IA32_EFER, c.efer, 0);
+  changed |= d.putNum(S.GUEST_GDTR_BASE, c.gdtrBase);
+  changed |= d.put(S.GUEST_GDTR_LIMIT, c.gdtrLimit, 0);
+  changed |= d.putNum(S.GUEST_IDTR_BASE, c.idtrBase);
+  return changed | d.put(S.GUEST_IDTR_LIMIT, c.idtrLimit, 0);
 }
 
 /** SDM 28.3.2: the segment registers (selector, base, limit, access rights); non-zero on a change. */
-function saveSegments(c: Cpu, lo: Int32Array, hi: Int32Array): number {
+function saveSegments(c: Cpu, d: VmcsCache): number {
   let changed = 0;
   for (let s = 0; s < 8; s++) {
     const f = s * 4;
-    changed |= put(lo, hi, GUEST_SEG_FLAT[f], c.segSel[s], 0);
-    changed |= putNum(lo, hi, GUEST_SEG_FLAT[f + 1], c.segBase[s]);
-    changed |= putNum(lo, hi, GUEST_SEG_FLAT[f + 2], c.segLimit[s]);
-    changed |= put(lo, hi, GUEST_SEG_FLAT[f + 3], c.segAr[s], 0);
+    changed |= d.put(GUEST_SEG_FLAT[f], c.segSel[s], 0);
+    changed |= d.putNum(GUEST_SEG_FLAT[f + 1], c.segBase[s]);
+    changed |= d.putNum(GUEST_SEG_FLAT[f + 2], c.segLimit[s]);
+    changed |= d.put(GUEST_SEG_FLAT[f + 3], c.segAr[s], 0);
   }
   return changed;
 }
@@ -290,27 +270,27 @@ export function setSkipUnchangedStable(on: boolean): void {
 
 /** SDM 28.3: processor state into the guest-state area. */
 function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
-  const d = v.vmcs, lo = d.lo, hi = d.hi;
+  const d = v.vmcs;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
   // the stable fields (VmcsCache.guestGen): a change moves the counter the entry checks look at. After
   // an exit handled in place nothing has reloaded them, so unless the guest changed one of those
   // registers (cpu.sysGen) or something wrote the VMCS, they hold what this save would write
   if (c.sysGen !== v.stableSysGen || d.guestGen !== v.stableGuestGen || d.ctlGen !== v.stableCtlGen || !skipUnchangedStable) {
     v.stableSaves++;
-    if ((saveStableRegisters(c, lo, hi, exitCtl) | saveSegments(c, lo, hi)) !== 0) d.guestChanged();
+    if ((saveStableRegisters(c, d, exitCtl) | saveSegments(c, d)) !== 0) d.guestChanged();
     v.stableSysGen = c.sysGen;
     v.stableGuestGen = d.guestGen;
     v.stableCtlGen = d.ctlGen;
   }
   if (exitCtl & EXIT_CTL_SAVE_PAT) d.setBig(S.GUEST_IA32_PAT, c.msrs.read(MSR_PAT));
-  putNum(lo, hi, S.GUEST_RIP, rip);
-  put(lo, hi, S.GUEST_RSP, c.r[4], c.rh[4]);
+  d.putNum(S.GUEST_RIP, rip);
+  d.put(S.GUEST_RSP, c.r[4], c.rh[4]);
   let fl = c.getFlags();
   if (exitInfo.rf) fl |= F.RF;
-  put(lo, hi, S.GUEST_RFLAGS, fl, 0);
-  put(lo, hi, S.GUEST_ACTIVITY_STATE, exitInfo.activity, 0);
-  put(lo, hi, S.GUEST_INTERRUPTIBILITY_INFO, interruptibility(c, v, rip), 0);
-  put(lo, hi, S.GUEST_PENDING_DBG_EXCEPTIONS, savedPendingDebug(c, v, rip), 0);
+  d.put(S.GUEST_RFLAGS, fl, 0);
+  d.put(S.GUEST_ACTIVITY_STATE, exitInfo.activity, 0);
+  d.put(S.GUEST_INTERRUPTIBILITY_INFO, interruptibility(c, v, rip), 0);
+  d.put(S.GUEST_PENDING_DBG_EXCEPTIONS, savedPendingDebug(c, v, rip), 0);
   // SDM 28.3.4: with EPT, a PAE-paging guest's PDPTEs are saved
   if (c.eptActive && c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) {
     for (let n = 0; n < 4; n++) d.set(GUEST_PDPTR_SLOTS[n], c.pdpte[n * 2], c.pdpte[n * 2 + 1]);

@@ -175,15 +175,26 @@ export class VmcsCache {
 
   /** Writes a (signed or unsigned) number, e.g. a canonical address. */
   setNum(s: number, v: number): void {
-    // ToInt32 of a double outside the int32 range takes V8's slow path: split with plain arithmetic
-    const hi = v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
-    const lo = v - hi * TWO32;
-    this.set(s, lo >= 0x80000000 ? lo - TWO32 : lo, hi);
+    const h = numHi(v);
+    this.set(s, numLo(v, h), h);
   }
 
-  /** A 32-bit field from an unsigned number (a segment limit). */
-  setU32(s: number, v: number): void {
-    this.set(s, v >= 0x80000000 ? v - TWO32 : v, 0);
+  /**
+   * Writes a field without the width mask and change counters of `set`: for the VM-exit path, which
+   * writes exit information (no counter) and counts its guest-state changes itself. Returns non-zero
+   * when the value changed.
+   */
+  put(s: number, lo: number, hi: number): number {
+    const changed = (this.lo[s] ^ lo) | (this.hi[s] ^ hi);
+    this.lo[s] = lo;
+    this.hi[s] = hi;
+    return changed;
+  }
+
+  /** `put` of a number (an address, a base, a limit). */
+  putNum(s: number, v: number): number {
+    const h = numHi(v);
+    return this.put(s, numLo(v, h), h);
   }
 
   setBig(s: number, v: bigint): void {
@@ -212,6 +223,17 @@ export class VmcsCache {
     }
     c.physWrite(addr + VMCS_OFF_LAUNCH, 4, this.launch);
   }
+}
+
+/** Bits 63:32 of a number: ToInt32 of a double outside the int32 range takes V8's slow path, so split with plain arithmetic. */
+function numHi(v: number): number {
+  return v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
+}
+
+/** Bits 31:0 of a number as an int32, given its numHi. */
+function numLo(v: number, hi: number): number {
+  const l = v - hi * TWO32;
+  return l >= 0x80000000 ? l - TWO32 : l;
 }
 
 /** Reads the launch state straight from a region (VMCS not current). */
