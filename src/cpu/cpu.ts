@@ -1029,13 +1029,13 @@ export class Cpu {
       s.cr0 !== cr0 || s.cr4 !== this.cr4 || s.efer !== efer || s.user !== user || s.ac !== this.alignCheck) {
       this.flushWorldTlb();
       s.epoch = -1;
+      s.valid = tagged; s.vpid = vpid; s.eptpHi = eptpHi; s.eptpLo = eptpLo;
+      s.cr3 = this.cr3; s.cr0 = cr0; s.cr4 = this.cr4; s.efer = efer; s.user = user; s.ac = this.alignCheck;
     } else if (worldChange && s.epoch >= 0 && s.csBase === this.segBase[K.SEG_CS] && s.csLimit === this.segLimit[K.SEG_CS] && s.bits === this.bits) {
       // back in a world whose translations and code segment are as it left them: the successor
       // links its blocks made then are good again (epoch values are never reused, see epochSeq)
       this.codeEpoch = s.epoch;
     }
-    s.valid = tagged; s.vpid = vpid; s.eptpHi = eptpHi; s.eptpLo = eptpLo;
-    s.cr3 = this.cr3; s.cr0 = cr0; s.cr4 = this.cr4; s.efer = efer; s.user = user; s.ac = this.alignCheck;
   }
 
   private currentTlbSet(): TlbSet {

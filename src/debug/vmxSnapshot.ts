@@ -25,6 +25,8 @@ export class VmxSnapshot {
   readonly vmxonPtr: number;
   readonly current: number;
   readonly launch: number;
+  /** The cached VMCS's shadow-VMCS indicator (VmcsCache.shadow). */
+  readonly shadow: boolean;
   readonly lastEntryFailure: EntryFailure | null;
   readonly exitReason: number;
   readonly exitQualification: number;
@@ -75,6 +77,7 @@ export class VmxSnapshot {
     this.vmxonPtr = v.vmxonPtr;
     this.current = v.current;
     this.launch = v.vmcs.launch;
+    this.shadow = v.vmcs.shadow;
     this.lastEntryFailure = v.lastEntryFailure;
     this.exitReason = v.lastExit.reason;
     this.exitQualification = v.lastExit.qualification;
@@ -117,7 +120,7 @@ export class VmxSnapshot {
 
   /** True when the CPU's VMX-side state is what this snapshot holds (called at every boundary in VMX operation). */
   matches(c: Cpu, v: Vmx): boolean {
-    if (v.inVmx !== this.inVmx || v.vmxonPtr !== this.vmxonPtr || v.current !== this.current || v.vmcs.launch !== this.launch ||
+    if (v.inVmx !== this.inVmx || v.vmxonPtr !== this.vmxonPtr || v.current !== this.current || v.vmcs.launch !== this.launch || v.vmcs.shadow !== this.shadow ||
       v.lastEntryFailure !== this.lastEntryFailure || v.lastExit.reason !== this.exitReason ||
       v.lastExit.qualification !== this.exitQualification || v.lastExit.guestRip !== this.exitGuestRip ||
       v.lastExit.icount !== this.exitIcount || v.exitCount !== this.exitCount || v.vnmiBlocked !== this.vnmiBlocked ||
@@ -151,6 +154,7 @@ export class VmxSnapshot {
     v.vmxonPtr = this.vmxonPtr;
     v.current = this.current;
     v.vmcs.launch = this.launch;
+    v.vmcs.shadow = this.shadow;
     v.lastEntryFailure = this.lastEntryFailure;
     v.lastExit.reason = this.exitReason;
     v.lastExit.qualification = this.exitQualification;

@@ -254,7 +254,7 @@ function launchOrResume(c: Cpu, i: Instr, launch: boolean): void {
   const v = requireVmxOperation(c, what);
   if (c.nonRoot) exitForInstruction(c, i, launch ? EXIT.VMLAUNCH : EXIT.VMRESUME, 0);
   requireCpl0(c, what);
-  if (!v.hasCurrent || currentIsShadow(c, v)) return vmFailInvalid(c);
+  if (!v.hasCurrent || currentIsShadow(v)) return vmFailInvalid(c);
   if (v.shadowKind === SHADOW_MOVSS && v.shadowRip === i.rip) return vmFailValid(c, v, 26);
   const st = v.vmcs.launch;
   if (launch && st !== LAUNCH_CLEAR) return vmFailValid(c, v, 4);

@@ -3,7 +3,7 @@ import { proc2 } from './intercept';
 import { controlMask } from './spec';
 import { VMCS_LINK_POINTER } from './slots';
 import type { Vmx } from './state';
-import { SLOT_WIDTH, VMCS_OFF_DATA, VMCS_OFF_REVISION } from './vmcs';
+import { SLOT_WIDTH, VMCS_OFF_DATA } from './vmcs';
 
 /**
  * VMCS shadowing (SDM vol. 3C 25.10 "VMCS types", 26.1.3, 25.6.15 and the VMREAD/VMWRITE instruction
@@ -74,9 +74,9 @@ export function shadowWrite(c: Cpu, vmcs: number, slot: number, lo: number, hi: 
 
 /**
  * The current VMCS is a shadow VMCS (bit 31 of its first dword): VMLAUNCH/VMRESUME fail with
- * VMfailInvalid (SDM 27.1 "Basic VM-entry checks", item 4). Read from memory because the cache does
- * not keep the header, and software must not change the indicator of an active VMCS (SDM 25.11.1).
+ * VMfailInvalid (SDM 27.1 "Basic VM-entry checks", item 4). Taken when VMPTRLD loaded the VMCS:
+ * software must not change the indicator of an active VMCS (SDM 25.11.1), so it cannot differ.
  */
-export function currentIsShadow(c: Cpu, v: Vmx): boolean {
-  return c.physRead(v.current + VMCS_OFF_REVISION, 4) < 0;
+export function currentIsShadow(v: Vmx): boolean {
+  return v.vmcs.shadow;
 }

@@ -90,6 +90,8 @@ export class VmcsCache {
   readonly lo = new Int32Array(FIELD_COUNT);
   readonly hi = new Int32Array(FIELD_COUNT);
   launch = LAUNCH_CLEAR;
+  /** The shadow-VMCS indicator of the region (bit 31 of its first dword) when VMPTRLD loaded it. */
+  shadow = false;
 
   /**
    * Change counters: `ctlGen` moves when a control or host-state field changes value, `guestGen` when
@@ -112,6 +114,7 @@ export class VmcsCache {
     this.lo.fill(0);
     this.hi.fill(0);
     this.launch = LAUNCH_CLEAR;
+    this.shadow = false;
     this.changedAll();
   }
 
@@ -211,6 +214,7 @@ export class VmcsCache {
     }
     const l = c.physRead(addr + VMCS_OFF_LAUNCH, 4);
     this.launch = l === LAUNCH_LAUNCHED || l === LAUNCH_AFTER_VMXOFF ? l : LAUNCH_CLEAR;
+    this.shadow = c.physRead(addr + VMCS_OFF_REVISION, 4) < 0;
     this.changedAll();
   }
 
