@@ -324,11 +324,7 @@ export class Cpu {
 
   /** Loads a segment cache directly (reset, VM entry/exit, loaders). */
   loadSegRaw(s: number, sel: number, base: number, limit: number, ar: number): void {
-    this.sysGen++;
-    this.segSel[s] = sel;
-    this.segBase[s] = base;
-    this.segLimit[s] = limit;
-    this.segAr[s] = ar;
+    this.storeSegRaw(s, sel, base, limit, ar);
     if (s < 6) this.refreshSeg(s);
   }
 

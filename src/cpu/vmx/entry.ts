@@ -8,7 +8,7 @@ import { deliverPendingFault } from '../tasks';
 import { checkControls, checkGuest, checkHost, readControls, type Controls } from './entryChecks';
 import { apicAccessEnter } from './apicAccess';
 import { eptEnter } from './ept';
-import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
+import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, EXIT_CTL_HOST_64, EXIT_CTL_LOAD_EFER, EXIT_CTL_SAVE_DEBUG, EXIT_CTL_SAVE_EFER, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
 import { enterMtfAndDebug, leaveGuestDebug } from './mtf';
 import { vmFailValid } from './result';
 import { controlMask } from './spec';
@@ -70,14 +70,10 @@ export function vmEntry(c: Cpu, v: Vmx, launch: boolean): EntryOutcome {
   return 'entered';
 }
 
-const EXIT_LOAD_EFER = controlMask('VM_EXIT_LOAD_IA32_EFER');
 const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
 const P1_INTR_WINDOW = controlMask('CPU_BASED_INTR_WINDOW_EXITING');
 const P1_NMI_WINDOW = controlMask('CPU_BASED_NMI_WINDOW_EXITING');
 const PIN_EXT_INTR = controlMask('PIN_BASED_EXT_INTR_MASK');
-const EXIT_SAVE_EFER = controlMask('VM_EXIT_SAVE_IA32_EFER');
-const EXIT_SAVE_DEBUG = controlMask('VM_EXIT_SAVE_DEBUG_CONTROLS');
-const EXIT_HOST64 = controlMask('VM_EXIT_HOST_ADDR_SPACE_SIZE');
 
 /**
  * VMRESUME by a VMM that handled an exit in place (state.ts InPlaceVmm): the guest state is still in
@@ -89,7 +85,7 @@ const EXIT_HOST64 = controlMask('VM_EXIT_HOST_ADDR_SPACE_SIZE');
 export function resumeInPlace(c: Cpu, v: Vmx): boolean {
   const d = v.vmcs;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
-  const hostLma = exitCtl & EXIT_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_HOST64) !== 0;
+  const hostLma = exitCtl & EXIT_CTL_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_CTL_HOST_64) !== 0;
   if (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null) return false;
   v.lastEntryFailure = null;
   const long64 = (d.i32(S.VM_ENTRY_CONTROLS) & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
@@ -186,11 +182,11 @@ const STABLE_BASES = [
  */
 function loadedAsSaved(c: Cpu, d: VmcsCache, ia32e: boolean, exitCtl: number): boolean {
   if (c.cr0 !== d.lo[S.GUEST_CR0]) return false;
-  if (exitCtl & EXIT_SAVE_DEBUG) {
+  if (exitCtl & EXIT_CTL_SAVE_DEBUG) {
     if (c.dr[7] !== d.u32(S.GUEST_DR7) || d.hi[S.GUEST_DR7] !== 0) return false;
     if (c.msrs.debugctl !== d.lo[S.GUEST_IA32_DEBUGCTL] || d.hi[S.GUEST_IA32_DEBUGCTL] !== 0) return false;
   }
-  if (exitCtl & EXIT_SAVE_EFER && (c.efer !== d.lo[S.GUEST_IA32_EFER] || d.hi[S.GUEST_IA32_EFER] !== 0)) return false;
+  if (exitCtl & EXIT_CTL_SAVE_EFER && (c.efer !== d.lo[S.GUEST_IA32_EFER] || d.hi[S.GUEST_IA32_EFER] !== 0)) return false;
   if (d.u32(S.GUEST_SYSENTER_CS) > 0xFFFF) return false;
   if (!ia32e) for (const slot of STABLE_BASES) if (d.hi[slot] !== 0) return false;
   return true;

@@ -216,10 +216,11 @@ function segSlots(s: number): [number, number, number, number] {
 /** GUEST_PDPTR0..3. */
 export const GUEST_PDPTR_SLOTS: readonly number[] = [S.GUEST_PDPTR0, S.GUEST_PDPTR1, S.GUEST_PDPTR2, S.GUEST_PDPTR3];
 
-/** Guest segment-register slots [selector, base, limit, AR] for ES..GS, LDTR, TR (index = core segment number). */
-export const GUEST_SEG_SLOTS: readonly (readonly [number, number, number, number])[] = [0, 1, 2, 3, 4, 5, 6, 7].map(segSlots);
-/** The same, flat: [selector, base, limit, AR] of segment s at 4 * s (no destructuring per exit). */
-export const GUEST_SEG_FLAT = Int32Array.from(GUEST_SEG_SLOTS.flat());
+/**
+ * Guest segment-register slots, flat: [selector, base, limit, AR] of segment s (core segment number:
+ * ES..GS, LDTR, TR) at 4 * s, so the exit and entry loops index an array instead of destructuring.
+ */
+export const GUEST_SEG_FLAT = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7].flatMap(segSlots));
 
 /** The interruptibility state the guest is in (SDM 25.4.2) for the instruction at `rip`. */
 export function interruptibility(c: Cpu, v: Vmx, rip: number): number {
