@@ -8,7 +8,7 @@ import { deliverPendingFault } from '../tasks';
 import { checkControls, checkGuest, checkHost, readControls, type Controls } from './entryChecks';
 import { apicAccessEnter } from './apicAccess';
 import { eptEnter } from './ept';
-import { CR0_KEEP, ENTRY_CTL_IA32E, EV_VMX, EXIT_CTL_HOST_64, EXIT_CTL_LOAD_EFER, EXIT_CTL_SAVE_DEBUG, EXIT_CTL_SAVE_EFER, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
+import { CR0_KEEP, ENTRY_CTL_IA32E, ENTRY_CTL_LOAD_DEBUG, ENTRY_CTL_LOAD_EFER, ENTRY_CTL_LOAD_PAT, EV_VMX, EXIT_CTL_HOST_64, EXIT_CTL_LOAD_EFER, EXIT_CTL_SAVE_DEBUG, EXIT_CTL_SAVE_EFER, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
 import { enterMtfAndDebug, leaveGuestDebug } from './mtf';
 import { vmFailValid } from './result';
 import { controlMask } from './spec';
@@ -25,9 +25,6 @@ import { LAUNCH_LAUNCHED, type VmcsCache } from './vmcs';
  * the entry failed into the host (RIP = HOST_RIP), 'entered' when the guest runs (RIP = GUEST_RIP).
  */
 
-const ENTRY_LOAD_DEBUG = controlMask('VM_ENTRY_LOAD_DEBUG_CONTROLS');
-const ENTRY_LOAD_PAT = controlMask('VM_ENTRY_LOAD_IA32_PAT');
-const ENTRY_LOAD_EFER = controlMask('VM_ENTRY_LOAD_IA32_EFER');
 const P2_EPT = controlMask('SECONDARY_EXEC_ENABLE_EPT');
 const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 
@@ -116,15 +113,15 @@ function loadGuestState(c: Cpu, v: Vmx): void {
   c.cr0 = (d.i32(S.GUEST_CR0) & ~CR0_KEEP) | (c.cr0 & CR0_KEEP) | K.CR0_ET;
   c.cr3 = d.unum(S.GUEST_CR3);
   c.cr4 = d.i32(S.GUEST_CR4);
-  if (ctl.entry & ENTRY_LOAD_DEBUG) {
+  if (ctl.entry & ENTRY_CTL_LOAD_DEBUG) {
     loadDr7(c, d.u32(S.GUEST_DR7));
     c.msrs.debugctl = d.lo[S.GUEST_IA32_DEBUGCTL];
   }
   c.msrs.sysenterCs = d.u32(S.GUEST_SYSENTER_CS) & 0xFFFF;
   c.msrs.sysenterEsp = d.num(S.GUEST_SYSENTER_ESP);
   c.msrs.sysenterEip = d.num(S.GUEST_SYSENTER_EIP);
-  if (ctl.entry & ENTRY_LOAD_PAT) c.msrs.loadChecked(MSR_PAT, d.big(S.GUEST_IA32_PAT));
-  if (ctl.entry & ENTRY_LOAD_EFER) {
+  if (ctl.entry & ENTRY_CTL_LOAD_PAT) c.msrs.loadChecked(MSR_PAT, d.big(S.GUEST_IA32_PAT));
+  if (ctl.entry & ENTRY_CTL_LOAD_EFER) {
     c.efer = d.i32(S.GUEST_IA32_EFER) & (K.EFER_SCE | K.EFER_LME | K.EFER_LMA | K.EFER_NXE);
   } else {
     c.efer = ia32e ? c.efer | K.EFER_LMA : c.efer & ~K.EFER_LMA;
