@@ -111,7 +111,8 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
   if (exitInfo.hasInfo) d.put(S.VMX_INSTRUCTION_INFO, exitInfo.info, 0);
   if (exitInfo.hasLinear) d.putNum(S.GUEST_LINEAR_ADDRESS, exitInfo.linear);
   // every VM exit invalidates the VM-entry interruption information (SDM 28.2.? "bit 31 cleared")
-  d.set(S.VM_ENTRY_INTR_INFO_FIELD, d.i32(S.VM_ENTRY_INTR_INFO_FIELD) & 0x7FFFFFFF, 0);
+  const entryInfo = d.i32(S.VM_ENTRY_INTR_INFO_FIELD);
+  if (entryInfo < 0) d.set(S.VM_ENTRY_INTR_INFO_FIELD, entryInfo & 0x7FFFFFFF, 0);
   // ---- 28.3: guest state ----
   saveGuestState(c, v, guestRip);
   const nmi = exitInfo.nmi;
@@ -298,7 +299,7 @@ function saveGuestState(c: Cpu, v: Vmx, rip: number): void {
   }
   if (v.timerActive && exitCtl & EXIT_CTL_SAVE_TIMER) d.set(S.VMX_PREEMPTION_TIMER_VALUE, timerRemaining(c, v), 0);
   // IA32_VMX_MISC[5]: the "IA-32e mode guest" entry control follows EFER.LMA
-  if (v.caps.spec.misc.storeEferLma) {
+  if (v.storeEferLma) {
     const e = d.i32(S.VM_ENTRY_CONTROLS);
     const n = c.efer & K.EFER_LMA ? e | ENTRY_CTL_IA32E : e & ~ENTRY_CTL_IA32E;
     if (n !== e) d.set(S.VM_ENTRY_CONTROLS, n, 0);

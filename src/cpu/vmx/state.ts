@@ -134,8 +134,12 @@ export class Vmx {
   /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
   inPlace: InPlaceVmm | null = null;
 
+  /** IA32_VMX_MISC[5], read once: the exit path looks at it on every VM exit. */
+  readonly storeEferLma: boolean;
+
   constructor(caps: VmxCapabilities) {
     this.caps = caps;
+    this.storeEferLma = caps.spec.misc.storeEferLma;
   }
 
   get hasCurrent(): boolean {
