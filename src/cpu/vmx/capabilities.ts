@@ -238,8 +238,10 @@ export class VmxCapabilities {
 
   /** Misc: activity state n (1 HLT, 2 shutdown, 3 wait-for-SIPI) supported. */
   activitySupported(n: number): boolean {
+    // every VM entry asks about the active state: answer it before reaching into the model
+    if (n === 0) return true;
     const m = this.spec.misc;
-    return n === 0 || (n === 1 && m.activityHlt) || (n === 2 && m.activityShutdown) || (n === 3 && m.activityWaitSipi);
+    return (n === 1 && m.activityHlt) || (n === 2 && m.activityShutdown) || (n === 3 && m.activityWaitSipi);
   }
 
   /** Whether a field belongs to this model (fields of features it lacks: VMfailValid(12)). */

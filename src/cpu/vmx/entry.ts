@@ -5,7 +5,7 @@ import { EVT_EXT, EVT_HW, EVT_ICEBP, EVT_NMI, EVT_SOFT, EVT_SOFTEXC } from '../i
 import { MSR_PAT } from '../msr';
 import { loadPdptes } from '../paging';
 import { deliverPendingFault } from '../tasks';
-import { checkControls, checkGuest, checkHost, readControls, type Controls } from './entryChecks';
+import { checkControls, checkGuest, checkHost, entryPassesQuietly, readControls, type Controls } from './entryChecks';
 import { apicAccessEnter } from './apicAccess';
 import { eptEnter } from './ept';
 import { CR0_KEEP, ENTRY_CTL_IA32E, ENTRY_CTL_LOAD_DEBUG, ENTRY_CTL_LOAD_EFER, ENTRY_CTL_LOAD_PAT, EV_VMX, EXIT_CTL_HOST_64, EXIT_CTL_LOAD_EFER, EXIT_CTL_SAVE_DEBUG, EXIT_CTL_SAVE_EFER, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
@@ -81,9 +81,9 @@ const PIN_EXT_INTR = controlMask('PIN_BASED_EXT_INTR_MASK');
  */
 export function resumeInPlace(c: Cpu, v: Vmx): boolean {
   const d = v.vmcs;
-  const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
-  const hostLma = exitCtl & EXIT_CTL_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_CTL_HOST_64) !== 0;
-  if (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null) return false;
+  const hostLma = inPlaceHostLma(v);
+  if (!entryPassesQuietly(c, v, hostLma) &&
+    (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null)) return false;
   v.lastEntryFailure = null;
   const long64 = (d.i32(S.VM_ENTRY_CONTROLS) & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
   c.rip = long64 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
@@ -100,6 +100,13 @@ export function resumeInPlace(c: Cpu, v: Vmx): boolean {
   leaveGuestDebug(c, v);
   startNonRoot(c, v);
   return true;
+}
+
+/** EFER.LMA of the root operation an exit handled in place never went back to (its VMRESUME's checks use it). */
+export function inPlaceHostLma(v: Vmx): boolean {
+  const d = v.vmcs;
+  const exitCtl = d.i32(S.VM_EXIT_CONTROLS);
+  return exitCtl & EXIT_CTL_LOAD_EFER ? (d.i32(S.HOST_IA32_EFER) & K.EFER_LMA) !== 0 : (exitCtl & EXIT_CTL_HOST_64) !== 0;
 }
 
 const entryControls: Controls = { pin: 0, proc1: 0, proc2: 0, exit: 0, entry: 0 };

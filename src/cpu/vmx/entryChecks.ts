@@ -426,6 +426,34 @@ const guestResult: GuestCheckResult = { failure: null, qualification: 0 };
 const usable = (x: number): boolean => (AR[x] & K.AR_UNUSABLE) === 0;
 const dpl = (x: number): number => (AR[x] >> K.AR_DPL_SHIFT) & 3;
 
+/**
+ * Whether a VM entry would pass every check, known without running them: the control, host and
+ * D1-D43 results are memoized for the fields as they are, and the rest of the guest state is quiet
+ * (active, no blocking, no pending debug exceptions, nothing to inject, no VMCS link, no PAE
+ * PDPTEs), which leaves only D44-D47 on RIP and RFLAGS to look at. The resume after an exit
+ * handled in place (entry.ts) is nearly always such an entry; false just means "run the checks".
+ */
+export function entryPassesQuietly(c: Cpu, v: Vmx, hostLma: boolean): boolean {
+  const d = v.vmcs;
+  const gen = d.ctlGen;
+  if (d.ctlCheckedGen !== gen || d.hostCheckedGen !== gen || d.hostCheckedLma !== hostLma) return false;
+  if (d.guestCheckedGen !== d.guestGen || d.guestCheckedCtlGen !== gen) return false;
+  const rfl = d.i32(S.GUEST_RFLAGS), rflHi = d.hi[S.GUEST_RFLAGS];
+  if (d.guestCheckedVm !== ((rfl & (1 << 17)) !== 0)) return false;
+  if ((d.lo[S.GUEST_ACTIVITY_STATE] | d.lo[S.GUEST_INTERRUPTIBILITY_INFO] | d.lo[S.GUEST_PENDING_DBG_EXCEPTIONS] | d.hi[S.GUEST_PENDING_DBG_EXCEPTIONS]) !== 0) return false;
+  if (d.i32(S.VM_ENTRY_INTR_INFO_FIELD) < 0 || (d.lo[S.VMCS_LINK_POINTER] & d.hi[S.VMCS_LINK_POINTER]) !== -1) return false;
+  const ia32e = (d.i32(S.VM_ENTRY_CONTROLS) & E_IA32E) !== 0;
+  const cr0 = d.i32(S.GUEST_CR0);
+  if (!ia32e && cr0 & K.CR0_PG && d.i32(S.GUEST_CR4) & K.CR4_PAE) return false;
+  // D44-D47, as guest() has them
+  if (ia32e && d.i32(S.GUEST_CS_AR_BYTES) & K.AR_L) {
+    const rip = d.num(S.GUEST_RIP);
+    if (rip < -CANON || rip >= CANON) return false;
+  } else if (d.hi[S.GUEST_RIP] !== 0) return false;
+  if (rflHi !== 0 || rfl & 0xFFC08028 || !(rfl & 2)) return false;
+  return !(rfl & (1 << 17) && (ia32e || !(cr0 & K.CR0_PE)));
+}
+
 /** The guest-state checks. The result object is reused: read it before the next VM entry. */
 export function checkGuest(c: Cpu, v: Vmx): GuestCheckResult {
   const k = checker.start(c, v, RESULT_GUEST);

@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
-import { resumeInPlace } from '../../../src/cpu/vmx/entry';
+import { inPlaceHostLma, resumeInPlace } from '../../../src/cpu/vmx/entry';
+import { checkControls, checkGuest, checkHost, entryPassesQuietly } from '../../../src/cpu/vmx/entryChecks';
 import { setVmxObserver } from '../../../src/cpu/vmx/observer';
 import { controlMask } from '../../../src/cpu/vmx/spec';
 import type { InPlaceVmm } from '../../../src/cpu/vmx/state';
@@ -77,6 +78,61 @@ describe('VMX: exits handled in place', () => {
     g.run(asm.vmresume);
     assert.equal(g.field('VM_EXIT_REASON'), BigInt((0x80000000 | 33) >>> 0));
     assert.equal(g.v.lastEntryFailure?.check, 'D46');
+  });
+
+  it('the quiet-entry shortcut (entryChecks.ts entryPassesQuietly) says "passes" only when every check passes', () => {
+    // each case changes what a VMM may change between the exit and its VMRESUME (the last column: the
+    // change breaks a check); the shortcut must never vouch for a guest state the full checks refuse,
+    // and must vouch for the untouched one
+    const cases: [string, number, bigint, boolean][] = [
+      ['none', -1, 0n, false],
+      ['RIP not canonical', RIP, 0x0000800000000000n, true],
+      ['RIP canonical high', RIP, 0xFFFF800000000000n, false],
+      ['RFLAGS reserved bit 3', RFLAGS, 0x0An, true],
+      ['RFLAGS bit 1 clear', RFLAGS, 0n, true],
+      ['RFLAGS.VM', RFLAGS, 0x20002n, true],
+      ['RFLAGS bits 63:32', RFLAGS, 0x100000002n, true],
+      ['activity HLT', slotOf('GUEST_ACTIVITY_STATE'), 1n, false],
+      ['activity 5', slotOf('GUEST_ACTIVITY_STATE'), 5n, true],
+      ['blocking by STI with IF = 0', slotOf('GUEST_INTERRUPTIBILITY_INFO'), 1n, true],
+      ['blocking by SMI', slotOf('GUEST_INTERRUPTIBILITY_INFO'), 4n, true],
+      ['pending BS without TF', slotOf('GUEST_PENDING_DBG_EXCEPTIONS'), 0x4000n, false],
+      ['pending debug reserved bit', slotOf('GUEST_PENDING_DBG_EXCEPTIONS'), 0x20n, true],
+      ['VMCS link pointer unaligned', slotOf('VMCS_LINK_POINTER'), 0x1234n, true],
+      ['inject #GP without its error code', slotOf('VM_ENTRY_INTR_INFO_FIELD'), 0x8000030Dn, true],
+      ['GUEST_CR4 without PAE', slotOf('GUEST_CR4'), -1n, true],
+      ['HOST_RIP not canonical', slotOf('HOST_RIP'), 0x0000800000000000n, true],
+    ];
+    let vouched = 0;
+    for (const [what, slot, value, breaks] of cases) {
+      const g = new VmxHost();
+      const answers: { quiet: boolean; full: boolean }[] = [];
+      g.v.inPlace = {
+        handleInPlace: (reason: number): boolean => {
+          const d = g.v.vmcs;
+          d.setNum(RIP, d.num(RIP) + d.u32(LEN));
+          if (slot === slotOf('GUEST_CR4')) d.set(slot, d.i32(slot) & ~0x20, 0);
+          else if (slot >= 0) d.set(slot, Number(value & 0xFFFFFFFFn) | 0, Number(value >> 32n) | 0);
+          const lma = inPlaceHostLma(g.v);
+          const quiet = entryPassesQuietly(g.cpu, g.v, lma);
+          const full = checkControls(g.cpu, g.v) === null && checkHost(g.cpu, g.v, lma) === null && checkGuest(g.cpu, g.v).failure === null;
+          answers.push({ quiet, full });
+          return reason === 30 && resumeInPlace(g.cpu, g.v);
+        },
+      };
+      g.guest([...OUT_80, ...OUT_80, 0xF4]);
+      g.launch(inPlaceFields(g));
+      assert.ok(answers.length > 0, what);
+      assert.equal(answers[0].full, !breaks, `${what}: the full checks`);
+      for (const a of answers) assert.ok(!a.quiet || a.full, `${what}: the shortcut passed a guest state the checks refuse`);
+      if (what === 'none') {
+        // VMLAUNCH's checks memoized the controls, host state and D1-D43: both resumes are vouched for
+        assert.deepEqual(answers.map((a) => a.quiet), [true, true], what);
+        assert.equal(g.v.exitCount, 2, what);
+      }
+      vouched += answers.filter((a) => a.quiet).length;
+    }
+    assert.ok(vouched >= 2, 'the shortcut is taken at all');
   });
 
   it('is not offered while a debugger observes VMX events, nor without the controls that make it invisible', () => {
