@@ -7,6 +7,7 @@ import { decodeBlock } from './decoder';
 import { deliverEvent, EVT_EXT, EVT_HW, EVT_NMI } from './interrupts';
 import { MsrFile } from './msr';
 import { CpuidTable } from './cpuid';
+import { X87_INIT } from './xstate';
 
 /** Thrown (a single shared object, so nothing is allocated) to abandon the current instruction. */
 export const FAULT = { kind: 'fault' } as const;
@@ -142,6 +143,15 @@ export class Cpu {
   cr4 = 0;
   cr8 = 0;
   efer = 0;
+  /** XCR0 (XSETBV/XGETBV): only bit 0, x87, exists (xstate.ts), so it is 1 from reset on. */
+  xcr0 = 1;
+  /**
+   * XSAVE state component 0 (x87) as an opaque image (xstate.ts: why a core without an FPU keeps
+   * one). Replaced on XRSTOR, never modified in place, so snapshots may share it.
+   */
+  x87: Uint8Array = X87_INIT;
+  /** XINUSE[0]: false while the x87 component is in its initial configuration (then x87 is X87_INIT). */
+  x87InUse = false;
   readonly dr = new Float64Array(8);
   readonly msrs: MsrFile;
   readonly cpuid: CpuidTable;
@@ -293,6 +303,9 @@ export class Cpu {
     this.cr0 = 0x60000010;
     this.cr2 = this.cr3 = this.cr4 = this.cr8 = 0;
     this.efer = 0;
+    this.xcr0 = 1;
+    this.x87 = X87_INIT;
+    this.x87InUse = false;
     this.dr.fill(0);
     this.dr[6] = 0xFFFF0FF0;
     this.dr[7] = 0x400;

@@ -615,6 +615,8 @@ function decodeSecondary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
         if (sub === 4) { ins.fn = h('smsw'); return; }
         if (sub === 6) { ins.fn = h('lmsw'); end(); return; }
         const n = names[m];
+        // XGETBV/XSETBV are NP: a 66, F2 or F3 prefix makes them #UD
+        if ((m === 0xD0 || m === 0xD1) && (op66 || rep)) { end(); return; }
         if (n) { ins.fn = h(n); end(); }
         return;
       }
@@ -689,6 +691,8 @@ function decodeSecondary(c: Cpu, ins: Instr, b: number, x: Ctx): void {
       }
       finishRipRel(ins, rip);
       if (sub === 7 && rep === 0 && !op66) { ins.size = 1; ins.fn = h('clflush'); }
+      // XSAVE / XRSTOR (NP 0F AE /4, /5; REX.W gives the 64 forms); XSAVEOPT (/6) is not reported
+      if ((sub === 4 || sub === 5) && rep === 0 && !op66) ins.fn = h(sub === 4 ? 'xsave' : 'xrstor');
       return;
     }
     case 0xAF: modrm(); finishRipRel(ins, rip); ins.fn = h('imul_GE'); return;

@@ -48,6 +48,10 @@ export interface HistoryRecord {
   idtr: [number, number];
   cr: [number, number, number, number, number];
   efer: number;
+  xcr0: number;
+  /** The x87 image (Cpu.x87 is replaced, never modified, so the reference is the snapshot) and XINUSE[0]. */
+  x87: Uint8Array;
+  x87InUse: boolean;
   dr: Float64Array;
   cpl: number;
   halted: boolean;
@@ -165,6 +169,9 @@ export class ExecutionHistory implements StepObserver {
       idtr: [cpu.idtrBase, cpu.idtrLimit],
       cr: [cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, cpu.cr8],
       efer: cpu.efer,
+      xcr0: cpu.xcr0,
+      x87: cpu.x87,
+      x87InUse: cpu.x87InUse,
       dr: cpu.dr.slice(),
       cpl: cpu.cpl,
       halted: cpu.halted,
@@ -242,6 +249,9 @@ export class ExecutionHistory implements StepObserver {
     cpu.rh.set(rec.rh);
     cpu.cr0 = rec.cr[0]; cpu.cr2 = rec.cr[1]; cpu.cr3 = rec.cr[2]; cpu.cr4 = rec.cr[3]; cpu.cr8 = rec.cr[4];
     cpu.efer = rec.efer;
+    cpu.xcr0 = rec.xcr0;
+    cpu.x87 = rec.x87;
+    cpu.x87InUse = rec.x87InUse;
     // VM entries and exits load DR7, MOV DR writes any: breakpoints armed from them are derived state
     const dr = cpu.dr, was = rec.dr;
     const drChanged = dr[0] !== was[0] || dr[1] !== was[1] || dr[2] !== was[2] || dr[3] !== was[3] || dr[7] !== was[7];

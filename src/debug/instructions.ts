@@ -1,6 +1,7 @@
-import { Decoder, DecoderOptions, FlowControl, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, InstructionInfoFactory, MemorySize, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
 import type { Cpu } from '../cpu/cpu';
 import * as K from '../cpu/constants';
+import { XSAVE_AREA_BYTES } from '../cpu/xstate';
 import type { GuestMemory } from './memory';
 import { readRip } from './registers';
 import { disassembleOne } from './disassembler';
@@ -137,7 +138,9 @@ export function accessesAt(mem: GuestMemory, cpu: Cpu): Access[] {
     const rep = ins.hasRepPrefix || ins.hasRepePrefix || ins.hasRepnePrefix;
     const addrMask = cpu.mode64 ? (1n << 64n) - 1n : 0xFFFFFFFFn;
     for (const m of info.usedMemory() as { base: Register; index: Register; scale: number; displacement: bigint; segment: Register; access: OpAccess; memorySize: number; free(): void }[]) {
-      let size = MemorySizeExt.size(m.memorySize);
+      const ms = m.memorySize;
+      // XSAVE reports no size (it depends on XCR0 and EDX:EAX): the whole area this CPU uses
+      let size = ms === MemorySize.Xsave || ms === MemorySize.Xsave64 ? XSAVE_AREA_BYTES : MemorySizeExt.size(ms);
       const offset = regValue(cpu, m.base) + regValue(cpu, m.index) * BigInt(m.scale) + m.displacement;
       const addrSizeMask = cpu.bits === 16 && !cpu.mode64 && m.base !== Register.None && RegisterExt.size(m.base) === 2 ? 0xFFFFn : addrMask;
       let address = (segBase(cpu, m.segment) + (offset & addrSizeMask)) & addrMask;

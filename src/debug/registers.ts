@@ -2,6 +2,7 @@ import type { Cpu } from '../cpu/cpu';
 import { FAULT } from '../cpu/cpu';
 import * as K from '../cpu/constants';
 import { writeCr0, writeCr3, writeCr4 } from '../cpu/ops/system';
+import { XCR0_SUPPORTED } from '../cpu/xstate';
 
 /**
  * The debugger's view of the CPU's registers: one table of named registers, each read and written
@@ -272,6 +273,14 @@ function buildTable(): RegisterDef[] {
   });
   defs.push({ name: 'cr4', bits: 32, read: (cpu) => BigInt(cpu.cr4 >>> 0), write: (cpu, v) => { fits('cr4', 32, v); guarded(cpu, 'cr4', () => writeCr4(cpu, Number(v) | 0, 0)); } });
   defs.push({ name: 'cr8', bits: 4, read: (cpu) => BigInt(cpu.cr8 & 0xF), write: (cpu, v) => { fits('cr8', 4, v); cpu.cr8 = Number(v); } });
+  defs.push({
+    name: 'xcr0', bits: 64, read: (cpu) => BigInt(cpu.xcr0 >>> 0),
+    write: (cpu, v) => {
+      // what XSETBV accepts: x87 (bit 0) set, nothing the CPU does not support
+      if (!(v & 1n) || v & ~BigInt(XCR0_SUPPORTED)) throw new RegisterError(`xcr0: the CPU refuses this value (bit 0 must be set; supported bits 0x${XCR0_SUPPORTED.toString(16)})`);
+      cpu.xcr0 = Number(v);
+    },
+  });
   defs.push({ name: 'efer', bits: 64, read: (cpu) => BigInt(cpu.efer >>> 0), write: (cpu, v) => { writeMsr(cpu, 'efer', 0xC0000080, v); cpu.updateMode(); } });
   for (let k = 0; k < 8; k++) {
     if (k === 4 || k === 5) continue;

@@ -94,7 +94,7 @@ export class RegistersScope implements ScopeProvider {
     }
     if (path === 'flags') return FLAG_BITS.map(([n]) => ({ name: n.toUpperCase(), reg: n }));
     if (path.startsWith('seg:')) return segLeaves(path.slice(4));
-    if (path === 'control') return ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'].map((r) => ({ name: r, reg: r }));
+    if (path === 'control') return ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'xcr0', 'efer'].map((r) => ({ name: r, reg: r }));
     if (path === 'debug') return ['dr0', 'dr1', 'dr2', 'dr3', 'dr6', 'dr7'].map((r) => ({ name: r, reg: r }));
     if (path === 'tables') {
       return [

@@ -105,6 +105,33 @@ describe('built-in monitor', () => {
       assert.equal(mon.exitsByReason[10], 2);
     });
 
+    it('handles XSETBV (exit 55) like KVM: a valid XCR0 is taken and the guest continues, an invalid one is #GP(0) in the guest', () => {
+      const img = new Uint8Array(0x200);
+      img.set([
+        0x0F, 0x01, 0x1C, 0x25, 0x40, 0x00, 0x10, 0x00, // lidt [0x100040]
+        0x0F, 0x20, 0xE0, 0x48, 0x0F, 0xBA, 0xE8, 18, 0x0F, 0x22, 0xE0, // mov rax, cr4 ; bts rax, 18 ; mov cr4, rax
+        0xB8, 1, 0, 0, 0, 0x31, 0xC9, 0x31, 0xD2, 0x0F, 0x01, 0xD1, // mov eax, 1 ; xor ecx, ecx ; xor edx, edx ; xsetbv
+        0x0F, 0x01, 0xD0, 0x41, 0x89, 0xC0, // xgetbv ; mov r8d, eax
+        0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0x41, 0x89, 0xC9, // mov eax, 1 ; cpuid ; mov r9d, ecx
+        0xB8, 3, 0, 0, 0, 0x0F, 0x01, 0xD1, 0xF4, // mov eax, 3 (SSE: unsupported) ; xsetbv ; hlt (not reached)
+      ]);
+      img.set([0xFF, 0x0F, 0x00, 0x01, 0x10, 0, 0, 0, 0, 0], 0x40); // IDTR: limit 0xFFF, base 0x100100
+      img.set([0x41, 0xBA, 0xAD, 0xDE, 0, 0, 0x41, 0x5B, 0xFA, 0xF4], 0x80); // #GP: mov r10d, 0xDEAD ; pop r11 ; cli ; hlt
+      img.set([0x80, 0x00, 0x18, 0x00, 0x00, 0x8E, 0x10, 0x00], 0x100 + 13 * 16); // vector 13: 64-bit interrupt gate, CS 0x18
+      const { m } = boot(img, 'long');
+      const mon = new Monitor(m);
+      m.vmm = mon;
+      assert.equal(mon.launch(), null);
+      const out = m.run(1e6);
+      assert.equal(out.kind, 'halt', out.detail);
+      assert.equal(m.cpu.r[8], 1, 'the guest reads back XCR0 = 1 after the valid XSETBV');
+      assert.ok(m.cpu.r[9] & (1 << 27), 'CPUID.1:ECX.OSXSAVE follows the CR4 the guest set');
+      assert.equal(m.cpu.r[10], 0xDEAD, 'the invalid XSETBV raised #GP in the guest');
+      assert.equal(m.cpu.r[11], 0, 'error code 0');
+      assert.equal(mon.exitsByReason[55], 2);
+      assert.equal(m.cpu.xcr0, 1);
+    });
+
     it('stops on a triple fault with the reason', () => {
       // lidt [zero-limit IDT] ; int3 -> #GP... -> triple fault
       const code = Uint8Array.from([0x0F, 0x01, 0x1C, 0x25, 0x10, 0x00, 0x10, 0x00, 0xCC, 0xF4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);

@@ -4,6 +4,7 @@ import './data';
 import './control';
 import './far';
 import './system';
+import './xsave';
 import './shift';
 import './muldiv';
 import './bits';

@@ -47,7 +47,7 @@ function badCr(c: Cpu, n: number): never {
 
 /** CR4 bits this CPU implements (anything else is reserved: #GP on write). */
 export const CR4_VALID = K.CR4_TSD | K.CR4_DE | K.CR4_PSE | K.CR4_PAE | K.CR4_MCE | K.CR4_PGE |
-  K.CR4_PCE | K.CR4_UMIP | K.CR4_FSGSBASE | K.CR4_PCIDE | K.CR4_SMEP | K.CR4_SMAP;
+  K.CR4_PCE | K.CR4_UMIP | K.CR4_FSGSBASE | K.CR4_PCIDE | K.CR4_OSXSAVE | K.CR4_SMEP | K.CR4_SMAP;
 
 /** Writes CR0 with the architectural checks and mode side effects (SDM MOV CR, 10.8.5, 10.9). */
 export function writeCr0(c: Cpu, vlo: number, vhi: number): void {
@@ -483,11 +483,6 @@ function mwait(c: Cpu, i: Instr): void {
   c.monitorArmed = false;
 }
 
-/** XGETBV/XSETBV need CR4.OSXSAVE, which this CPU (no XSAVE) never allows. */
-function xsaveOps(c: Cpu): void {
-  c.raise(K.EXC_UD, -1, 'XGETBV/XSETBV: XSAVE is not supported');
-}
-
 function rsm(c: Cpu): void {
   c.raise(K.EXC_UD, -1, 'RSM outside system-management mode');
 }
@@ -531,8 +526,6 @@ def('clac', smapFlag(false));
 def('stac', smapFlag(true));
 def('monitor', monitor);
 def('mwait', mwait);
-def('xgetbv', xsaveOps);
-def('xsetbv', xsaveOps);
 def('rsm', rsm);
 def('ud2', (c) => c.raise(K.EXC_UD, -1, 'UD2'));
 def('ud0', (c) => c.raise(K.EXC_UD, -1, 'UD0'));

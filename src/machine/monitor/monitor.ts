@@ -12,6 +12,7 @@ import {
   ControlError, type DerivedControls, deriveControls, dropControl, newRequest, preferControl, requireControl,
 } from './controls';
 import { describeExit } from './describe';
+import { XCR0_SUPPORTED } from '../../cpu/xstate';
 
 /**
  * The built-in monitor: a VMM written in TypeScript that runs the machine's image as a VMX guest of
@@ -64,7 +65,9 @@ const HOST_CR4 = K.CR4_PAE | K.CR4_VMXE;
 
 const EXIT_EXCEPTION_NMI = 0, EXIT_EXTERNAL_INTERRUPT = 1, EXIT_TRIPLE_FAULT = 2, EXIT_INTERRUPT_WINDOW = 7;
 const EXIT_CPUID = 10, EXIT_HLT = 12, EXIT_INVD = 13, EXIT_VMCALL = 18, EXIT_CR_ACCESS = 28, EXIT_IO = 30;
-const EXIT_RDMSR = 31, EXIT_WRMSR = 32, EXIT_EPT_VIOLATION = 48, EXIT_WBINVD = 54;
+const EXIT_RDMSR = 31, EXIT_WRMSR = 32, EXIT_EPT_VIOLATION = 48, EXIT_WBINVD = 54, EXIT_XSETBV = 55;
+/** XCR0 of the monitor's host context (x87 only, as after reset). */
+const HOST_XCR0 = 1;
 
 const P1_INTR_WINDOW = controlMask('CPU_BASED_INTR_WINDOW_EXITING');
 const X_ACK_INTR = controlMask('VM_EXIT_ACK_INTR_ON_EXIT');
@@ -133,6 +136,12 @@ export class Monitor implements VmmHook, InPlaceVmm {
   private waiting = false;
   /** External-interrupt vector taken from the controller, not yet injected (-1 none). */
   private pendingVector = -1;
+  /**
+   * The guest's XCR0. VM entries and exits do not switch XCR0 (it is not in the VMCS), so the monitor
+   * does, as KVM does around VMRESUME: the guest's value goes in before each entry and the host's
+   * comes back after each exit, both only when the two differ (never for a guest that leaves it at 1).
+   */
+  private guestXcr0 = HOST_XCR0;
   /** Why the run must end (set on the slow path). */
   private fatal: RunOutcome | null = null;
   /** A stop the configuration asked for (stopOn): reported once, then the guest resumes. */
@@ -362,6 +371,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
     set(S.GUEST_IDTR_BASE, cpu.idtrBase);
     d.set(S.GUEST_IDTR_LIMIT, cpu.idtrLimit, 0);
     set(S.GUEST_RIP, cpu.rip);
+    this.guestXcr0 = cpu.xcr0;
     d.set(S.GUEST_RSP, cpu.r[4], cpu.rh[4]);
     d.set(S.GUEST_RFLAGS, cpu.getFlags(), 0);
 
@@ -384,6 +394,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
     cpu.cr4 = HOST_CR4;
     cpu.cr3 = d.unum(S.HOST_CR3);
     cpu.efer = K.EFER_LME | K.EFER_LMA;
+    cpu.xcr0 = HOST_XCR0;
     cpu.loadSegRaw(K.SEG_CS, HOST_CS, 0, 0xFFFFFFFF, K.AR_P | K.AR_S | 0xB | K.AR_L | K.AR_G);
     for (const s of [K.SEG_SS, K.SEG_DS, K.SEG_ES]) cpu.loadSegRaw(s, HOST_DS, 0, 0xFFFFFFFF, K.AR_P | K.AR_S | 3 | K.AR_DB | K.AR_G);
     cpu.loadSegRaw(K.SEG_TR, HOST_TR, 0, 0x67, K.AR_P | 0xB);
@@ -408,12 +419,14 @@ export class Monitor implements VmmHook, InPlaceVmm {
     this.entering = true;
     this.entryFailed = false;
     let r;
+    if (this.guestXcr0 !== HOST_XCR0) c.xcr0 = this.guestXcr0;
     try {
       r = vmEntry(c, this.vmx, launch);
     } finally {
       this.entering = false;
     }
     if (r === 'entered') return null;
+    c.xcr0 = HOST_XCR0;
     const f = this.vmx.lastEntryFailure;
     const why = f ? `${f.result}: ${f.check} ${f.section}: ${f.detail}` : 'unknown reason';
     this.fatal = { kind: 'stop', code: EXIT_INTERNAL, detail: `${launch ? 'VMLAUNCH' : 'VMRESUME'} failed: ${why}` };
@@ -455,6 +468,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
       }
       return;
     }
+    if (this.guestXcr0 !== HOST_XCR0) this.machine.cpu.xcr0 = HOST_XCR0;
     const d = this.vmx.vmcs;
     const full = d.u32(S.VM_EXIT_REASON);
     const reason = full & 0xFFFF;
@@ -508,6 +522,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
       case EXIT_HLT: return this.hlt();
       case EXIT_EXCEPTION_NMI: this.reflect(); return true;
       case EXIT_INVD: case EXIT_WBINVD: this.skip(); return true;
+      case EXIT_XSETBV: this.xsetbv(); return true;
       case EXIT_VMCALL:
         // KVM's answer to an unknown hypercall: RAX = -KVM_ENOSYS
         this.setGpr(0, -1000, 8);
@@ -604,11 +619,27 @@ export class Monitor implements VmmHook, InPlaceVmm {
     else {
       r = c.cpuid.query(leaf, sub, c);
       if (leaf === 1) {
-        // no nested VMX: hide it, as KVM does by default; OSXSAVE follows the guest's CR4, not the host's
-        r = [r[0], r[1], (r[2] & ~(1 << 5) & ~(1 << 27)) | (d.i32(S.CR4_READ_SHADOW) & (1 << 18) ? 1 << 27 : 0), r[3]];
+        // no nested VMX: hide it, as KVM does by default; OSXSAVE follows the CR4 the guest sees, not the
+        // host's: the guest's own bit unless the monitor owns it (then the read shadow's)
+        const mask = d.i32(S.CR4_GUEST_HOST_MASK);
+        const cr4 = (d.i32(S.GUEST_CR4) & ~mask) | (d.i32(S.CR4_READ_SHADOW) & mask);
+        r = [r[0], r[1], (r[2] & ~(1 << 5) & ~(1 << 27)) | (cr4 & K.CR4_OSXSAVE ? 1 << 27 : 0), r[3]];
       }
     }
     for (let k = 0; k < 4; k++) this.setGpr([0, 3, 1, 2][k], r[k] >>> 0, 4);
+    this.skip();
+  }
+
+  /**
+   * XSETBV (KVM handle_xsetbv): the CPU has raised #UD (CR4.OSXSAVE=0) and the CPL fault itself; the
+   * XCR index and the value are checked here, #GP(0) for the guest when wrong. The value takes effect
+   * at the next entry (guestXcr0).
+   */
+  private xsetbv(): void {
+    const c = this.machine.cpu;
+    const lo = c.r[0];
+    if (c.r[1] !== 0 || c.r[2] !== 0 || lo & ~XCR0_SUPPORTED || !(lo & 1)) { this.injectGp(); return; }
+    this.guestXcr0 = lo;
     this.skip();
   }
 
