@@ -9,11 +9,11 @@ import { checkControls, checkGuest, checkHost, entryPassesQuietly, readControls,
 import { apicAccessEnter } from './apicAccess';
 import { eptEnter } from './ept';
 import { CR0_KEEP, ENTRY_CTL_IA32E, ENTRY_CTL_LOAD_DEBUG, ENTRY_CTL_LOAD_EFER, ENTRY_CTL_LOAD_PAT, EV_VMX, EXIT_CTL_HOST_64, EXIT_CTL_LOAD_EFER, EXIT_CTL_SAVE_DEBUG, EXIT_CTL_SAVE_EFER, GUEST_PDPTR_SLOTS, GUEST_SEG_FLAT, PIN_TIMER, PIN_VIRTUAL_NMIS, entryFailureExit, loadDr7, loadMsrList } from './exit';
-import { enterMtfAndDebug, leaveGuestDebug } from './mtf';
+import { P1_MTF, enterMtfAndDebug, leaveGuestDebug } from './mtf';
 import { vmFailValid } from './result';
 import { controlMask } from './spec';
 import * as S from './slots';
-import { SHADOW_MOVSS, SHADOW_STI, Vmx } from './state';
+import { SHADOW_MOVSS, SHADOW_NONE, SHADOW_STI, Vmx, type ResumePlan } from './state';
 import { LAUNCH_LAUNCHED, type VmcsCache } from './vmcs';
 
 /**
@@ -27,6 +27,7 @@ import { LAUNCH_LAUNCHED, type VmcsCache } from './vmcs';
 
 const P2_EPT = controlMask('SECONDARY_EXEC_ENABLE_EPT');
 const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
+const P2_APIC_ACCESS = controlMask('SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES');
 
 export type EntryOutcome = 'fail' | 'exit' | 'entered';
 
@@ -81,25 +82,41 @@ const PIN_EXT_INTR = controlMask('PIN_BASED_EXT_INTR_MASK');
  */
 export function resumeInPlace(c: Cpu, v: Vmx): boolean {
   const d = v.vmcs;
-  const hostLma = inPlaceHostLma(v);
-  if (!entryPassesQuietly(c, v, hostLma) &&
-    (checkControls(c, v) !== null || checkHost(c, v, hostLma) !== null || checkGuest(c, v).failure !== null)) return false;
+  const plan = v.resumePlan;
+  if (plan.ctlGen !== d.ctlGen) planResume(v);
+  const quiet = entryPassesQuietly(c, v, plan.hostLma);
+  if (!quiet && (checkControls(c, v) !== null || checkHost(c, v, plan.hostLma) !== null || checkGuest(c, v).failure !== null)) return false;
   v.lastEntryFailure = null;
-  const long64 = (d.i32(S.VM_ENTRY_CONTROLS) & ENTRY_CTL_IA32E) !== 0 && (c.segAr[K.SEG_CS] & K.AR_L) !== 0;
-  c.rip = long64 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
-  const proc2 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL) & P1_SECONDARY ? d.i32(S.SECONDARY_VM_EXEC_CONTROL) : 0;
+  c.rip = plan.ia32e && (c.segAr[K.SEG_CS] & K.AR_L) !== 0 ? d.num(S.GUEST_RIP) : d.u32(S.GUEST_RIP);
   // without a VPID the exit and the entry would each have flushed the TLB
-  if (!(proc2 & P2_VPID) || (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0) c.switchTlbWorld(true, false);
+  if (plan.flushTlb) c.switchTlbWorld(true, false);
   // and without EPT a PAE guest's PDPTEs are read again through CR3 (checked by E3 just now)
-  if (c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA) && !(proc2 & P2_EPT)) loadPdptes(c);
+  if (plan.pdptesFromCr3 && c.cr0 & K.CR0_PG && c.cr4 & K.CR4_PAE && !(c.efer & K.EFER_LMA)) loadPdptes(c);
   // what the exit would have reset in leaving non-root operation
   v.timerActive = false;
   v.delivering = false;
   c.shutdown = false;
   c.halted = false;
   leaveGuestDebug(c, v);
-  startNonRoot(c, v);
+  if (quiet && plan.quietControls) startQuietly(c, v, plan);
+  else startNonRoot(c, v);
   return true;
+}
+
+/** What resumeInPlace needs of the controls, worked out once per VmcsCache.ctlGen. */
+function planResume(v: Vmx): void {
+  const d = v.vmcs, plan = v.resumePlan;
+  const pin = d.i32(S.PIN_BASED_VM_EXEC_CONTROL), p1 = d.i32(S.CPU_BASED_VM_EXEC_CONTROL);
+  const p2 = p1 & P1_SECONDARY ? d.i32(S.SECONDARY_VM_EXEC_CONTROL) : 0;
+  plan.ctlGen = d.ctlGen;
+  plan.hostLma = inPlaceHostLma(v);
+  plan.ia32e = (d.i32(S.VM_ENTRY_CONTROLS) & ENTRY_CTL_IA32E) !== 0;
+  plan.flushTlb = !(p2 & P2_VPID) || (d.u32(S.VIRTUAL_PROCESSOR_ID) & 0xFFFF) === 0;
+  plan.pdptesFromCr3 = !(p2 & P2_EPT);
+  plan.virtualNmis = (pin & PIN_VIRTUAL_NMIS) !== 0;
+  plan.extIntrExiting = (pin & PIN_EXT_INTR) !== 0;
+  // nothing of startNonRoot's but the interruptibility and NMI blocking depends on the guest state
+  plan.quietControls = !(pin & PIN_TIMER) && !(p1 & (P1_INTR_WINDOW | P1_NMI_WINDOW | P1_MTF)) && !(p2 & P2_APIC_ACCESS);
 }
 
 /** EFER.LMA of the root operation an exit handled in place never went back to (its VMRESUME's checks use it). */
@@ -229,6 +246,31 @@ function startNonRoot(c: Cpu, v: Vmx): void {
     (pin & PIN_EXT_INTR && c.interruptPending())) c.events |= EV_VMX;
   // type 7 (a pending MTF VM exit, SDM 27.6.2) goes nowhere near the guest IDT
   if (info < 0 && ((info >>> 8) & 7) !== 7) inject(c, v, info);
+}
+
+/**
+ * startNonRoot for a quiet guest state (entryChecks.ts entryPassesQuietly: active, no blocking, no
+ * pending debug exceptions, nothing to inject) under controls without the preemption timer, window
+ * exiting, MTF or APIC-access virtualization: what startNonRoot, apicAccessEnter and
+ * enterMtfAndDebug then do, without reading it all again. It must stay that; the monitor's
+ * differential tests (test/machine/monitorFastPath.test.ts) compare it against architectural entries.
+ */
+function startQuietly(c: Cpu, v: Vmx, plan: ResumePlan): void {
+  v.shadowKind = SHADOW_NONE;
+  v.shadowRip = c.rip;
+  c.shadow = false;
+  if (plan.virtualNmis) v.vnmiBlocked = false;
+  else c.nmiBlocked = false;
+  v.vectoringInfo = 0;
+  v.pauseLast = v.pauseFirst = -1;
+  v.guestActivity = 0;
+  c.apicPending = 0;
+  c.apicPage = -1;
+  c.pendingDb = 0;
+  c.dbTrap = 0;
+  v.mtfPending = false;
+  v.mtfIcount = -1;
+  if (plan.extIntrExiting && c.interruptPending()) c.events |= EV_VMX;
 }
 
 /** SDM 27.6: delivers the event of the VM-entry interruption-information field through the guest IDT. */

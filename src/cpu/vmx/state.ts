@@ -16,6 +16,19 @@ export interface InPlaceVmm {
   handleInPlace(reason: number): boolean;
 }
 
+/** What entry.ts resumeInPlace takes from the controls, valid while VmcsCache.ctlGen equals `ctlGen`. */
+export interface ResumePlan {
+  ctlGen: number;
+  hostLma: boolean;
+  ia32e: boolean;
+  flushTlb: boolean;
+  pdptesFromCr3: boolean;
+  virtualNmis: boolean;
+  extIntrExiting: boolean;
+  /** No preemption timer, window exiting, MTF or APIC-access virtualization. */
+  quietControls: boolean;
+}
+
 /** "No current VMCS": the current-VMCS pointer reads as FFFFFFFF_FFFFFFFFH. */
 export const NO_VMCS = -1;
 
@@ -130,6 +143,10 @@ export class Vmx {
   /** exit.ts inPlaceAllowed's verdict on the controls, and the VmcsCache.ctlGen it was made at. */
   inPlaceOk = false;
   inPlaceCtlGen = -1;
+
+  readonly resumePlan: ResumePlan = {
+    ctlGen: -1, hostLma: false, ia32e: false, flushTlb: true, pdptesFromCr3: true, virtualNmis: false, extIntrExiting: false, quietControls: false,
+  };
 
   /** A VMM in the host program that may handle exits without a world switch (exit.ts InPlaceVmm). */
   inPlace: InPlaceVmm | null = null;
