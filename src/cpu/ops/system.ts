@@ -320,7 +320,9 @@ function cpuid(c: Cpu, i: Instr): void {
   // CPUID ends its block, so its exit can return instead of throwing
   if (c.nonRoot) { exitAlwaysAtBlockEnd(c, i, EXIT.CPUID); return; }
   const out = c.cpuid.query(c.r[0] >>> 0, c.r[1] >>> 0, c);
-  for (let k = 0; k < 4; k++) { c.r[[0, 3, 1, 2][k]] = out[k]; c.rh[[0, 3, 1, 2][k]] = 0; }
+  // EAX, EBX, ECX, EDX are registers 0, 3, 1, 2; the upper halves are cleared
+  c.r[0] = out[0]; c.r[3] = out[1]; c.r[1] = out[2]; c.r[2] = out[3];
+  c.rh[0] = c.rh[3] = c.rh[1] = c.rh[2] = 0;
 }
 
 function rdtsc(c: Cpu, i: Instr, rdtscp = false): void {

@@ -613,21 +613,36 @@ export class Monitor implements VmmHook, InPlaceVmm {
   private cpuid(): void {
     const c = this.machine.cpu, d = this.vmx.vmcs;
     const leaf = c.r[0] >>> 0, sub = c.r[1] >>> 0;
-    const e = this.config.cpuid.find((x) => x.leaf === leaf && (x.subleaf === undefined || x.subleaf === sub));
-    let r: [number, number, number, number];
-    if (e) r = [e.eax, e.ebx, e.ecx, e.edx];
-    else {
-      r = c.cpuid.query(leaf, sub, c);
+    let eax: number, ebx: number, ecx: number, edx: number;
+    const e = this.cpuidEntry(leaf, sub);
+    if (e !== null) {
+      eax = e.eax; ebx = e.ebx; ecx = e.ecx; edx = e.edx;
+    } else {
+      const r = c.cpuid.query(leaf, sub, c);
+      eax = r[0]; ebx = r[1]; ecx = r[2]; edx = r[3];
       if (leaf === 1) {
         // no nested VMX: hide it, as KVM does by default; OSXSAVE follows the CR4 the guest sees, not the
         // host's: the guest's own bit unless the monitor owns it (then the read shadow's)
         const mask = d.i32(S.CR4_GUEST_HOST_MASK);
         const cr4 = (d.i32(S.GUEST_CR4) & ~mask) | (d.i32(S.CR4_READ_SHADOW) & mask);
-        r = [r[0], r[1], (r[2] & ~(1 << 5) & ~(1 << 27)) | (cr4 & K.CR4_OSXSAVE ? 1 << 27 : 0), r[3]];
+        ecx = (ecx & ~(1 << 5) & ~(1 << 27)) | (cr4 & K.CR4_OSXSAVE ? 1 << 27 : 0);
       }
     }
-    for (let k = 0; k < 4; k++) this.setGpr([0, 3, 1, 2][k], r[k] >>> 0, 4);
+    this.setGpr(0, eax >>> 0, 4);
+    this.setGpr(3, ebx >>> 0, 4);
+    this.setGpr(1, ecx >>> 0, 4);
+    this.setGpr(2, edx >>> 0, 4);
     this.skip();
+  }
+
+  /** The configuration's CPUID result for the leaf and sub-leaf, if it has one (a loop: CPUID exits allocate nothing). */
+  private cpuidEntry(leaf: number, sub: number): MonitorConfig['cpuid'][number] | null {
+    const table = this.config.cpuid;
+    for (let k = 0; k < table.length; k++) {
+      const x = table[k];
+      if (x.leaf === leaf && (x.subleaf === undefined || x.subleaf === sub)) return x;
+    }
+    return null;
   }
 
   /**
