@@ -266,6 +266,21 @@ export class VmxHost {
   }
 }
 
+/**
+ * A guest at CPL 3: the identity map (the harness's page tables, shared by host and guest) becomes
+ * user-accessible, and the returned function gives the guest DPL-3 code, stack and data segments.
+ */
+export function ring3Guest(h: VmxHost): (f: Fields) => void {
+  for (const a of [PAGE_TABLES, PAGE_TABLES + 0x1000]) h.cpu.physWrite(a, 4, h.cpu.physRead(a, 4) | 4);
+  for (let k = 0; k < 512; k++) h.cpu.physWrite(PAGE_TABLES + 0x2000 + k * 8, 4, h.cpu.physRead(PAGE_TABLES + 0x2000 + k * 8, 4) | 4);
+  h.cpu.flushTlb(true);
+  return (f) => {
+    f.set('GUEST_CS_AR_BYTES', 0xA0FBn);
+    f.set('GUEST_CS_SELECTOR', 0x0Bn);
+    for (const s of ['SS', 'DS', 'ES', 'FS', 'GS']) { f.set(`GUEST_${s}_SELECTOR`, 0x13n); f.set(`GUEST_${s}_AR_BYTES`, 0xC0F3n); }
+  };
+}
+
 export function enc(name: string): number {
   return fieldEncoding(name);
 }

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import { VmxModelSpec, vmxModel } from '../../../src/cpu/vmx/capabilities';
 import { controlMask } from '../../../src/cpu/vmx/spec';
 import { VMCS_OFF_DATA, slotOf } from '../../../src/cpu/vmx/vmcs';
-import { Fields, GUEST_CODE, SCRATCH, VMCS_A, VMCS_B, VMXON_REGION, VmxHost, asm, enc } from './harness';
+import { Fields, GUEST_CODE, SCRATCH, VMCS_A, VMCS_B, VMXON_REGION, VmxHost, asm, enc, ring3Guest } from './harness';
 
 const READ_BITMAP = 0x4D000;
 const WRITE_BITMAP = 0x4E000;
@@ -250,19 +250,12 @@ describe('VMX: VMCS shadowing', () => {
 
   it('VMREAD/VMWRITE that do not exit still #GP at CPL 3', () => {
     const h = new VmxHost();
-    // user-accessible identity map so the CPL-3 guest can fetch its code
-    for (const a of [0x100000, 0x101000]) h.cpu.physWrite(a, 4, h.cpu.physRead(a, 4) | 4);
-    for (let k = 0; k < 512; k++) h.cpu.physWrite(0x102000 + k * 8, 4, h.cpu.physRead(0x102000 + k * 8, 4) | 4);
-    h.cpu.flushTlb(true);
-    // a guest at CPL 3 (SS/CS DPL 3) whose #GP exits through the exception bitmap
+    const ring3 = ring3Guest(h);
+    // a guest at CPL 3 whose #GP exits through the exception bitmap
     launchWithShadow(h, [...movRax(BigInt(enc('EXCEPTION_BITMAP'))), ...VMREAD_RDX_RAX, ...CPUID], h.validFields(), [], (f) => {
       shadowing(f);
       f.set('EXCEPTION_BITMAP', 1n << 13n);
-      f.set('GUEST_CS_AR_BYTES', 0xA0FBn);
-      f.set('GUEST_SS_AR_BYTES', 0xC0F3n);
-      f.set('GUEST_CS_SELECTOR', 0x0Bn);
-      f.set('GUEST_SS_SELECTOR', 0x13n);
-      for (const s of ['DS', 'ES', 'FS', 'GS']) { f.set(`GUEST_${s}_SELECTOR`, 0x13n); f.set(`GUEST_${s}_AR_BYTES`, 0xC0F3n); }
+      ring3(f);
     });
     assert.equal(h.exitReason(), 0);
     assert.equal(h.field('VM_EXIT_INTR_INFO'), BigInt((0x80000000 | (3 << 8) | 0x800 | 13) >>> 0));

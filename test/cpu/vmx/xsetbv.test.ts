@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import * as K from '../../../src/cpu/constants';
 import { IA32_VMX_CR4_FIXED1 } from '../../../src/cpu/vmx/spec';
-import { Fields, GUEST_CODE, PAGE_TABLES, SCRATCH, VmxHost } from './harness';
+import { Fields, GUEST_CODE, SCRATCH, VmxHost, ring3Guest } from './harness';
 
 const le32 = (v: number) => [v & 0xFF, (v >>> 8) & 0xFF, (v >>> 16) & 0xFF, (v >>> 24) & 0xFF];
 const CPUID = [0x0F, 0xA2];
@@ -50,18 +50,11 @@ describe('VMX: XSETBV', () => {
 
   it('at guest CPL 3: #GP(0) (exception-bitmap exit, vector 13), not exit 55', () => {
     const h = new VmxHost();
-    // user-accessible identity paging for the ring-3 guest (the host shares the tables)
-    h.cpu.physWrite(PAGE_TABLES, 4, PAGE_TABLES + 0x1000 + 7);
-    h.cpu.physWrite(PAGE_TABLES + 0x1000, 4, PAGE_TABLES + 0x2000 + 7);
-    for (let k = 0; k < 512; k++) h.cpu.physWrite(PAGE_TABLES + 0x2000 + k * 8, 4, k * 0x200000 + 0x87);
-    h.cpu.flushTlb(true);
+    const ring3 = ring3Guest(h);
     h.exitOn([...regs(1), ...XSETBV], (f) => {
       osxsave(f);
       f.set('EXCEPTION_BITMAP', 1n << 13n);
-      f.set('GUEST_CS_SELECTOR', 0x1Bn);
-      f.set('GUEST_CS_AR_BYTES', 0xA0FBn);
-      f.set('GUEST_SS_SELECTOR', 0x23n);
-      f.set('GUEST_SS_AR_BYTES', 0xC0F3n);
+      ring3(f);
     }, 0);
     assert.equal(h.field('VM_EXIT_INTR_INFO'), 0x80000B0Dn);
     assert.equal(h.field('VM_EXIT_INTR_ERROR_CODE'), 0n);
