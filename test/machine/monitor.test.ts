@@ -92,6 +92,33 @@ describe('built-in monitor', () => {
       assert.match(events[0], /^vmexit #1 rip=0x10[0-9a-f]+ EXIT_REASON_IO_INSTRUCTION \(30\): in al, dx \(port 0x03FD, 1 byte\)/);
     });
 
+    it('REP OUTSB/INSB: RSI/RDI and RCX move by the whole batch at the address size, also above 4 GiB and across a wrap', () => {
+      const run = (code: number[]) => {
+        const { m, serial } = boot(Uint8Array.from([...code, 0xFA, 0xF4]), 'long'); // ...; cli; hlt
+        const mon = new Monitor(m);
+        m.vmm = mon;
+        assert.equal(mon.launch(), null);
+        assert.equal(m.run(1e6).kind, 'halt');
+        assert.equal(mon.exitsByPort[0x3F8], 1, 'one exit for the whole REP');
+        const reg = (r: number) => (BigInt(m.cpu.rh[r] >>> 0) << 32n) | BigInt(m.cpu.r[r] >>> 0);
+        return { rsi: reg(6), rdi: reg(7), rcx: reg(1), sent: serial().length };
+      };
+      const movabs = (r: number, v: bigint) => [0x48, 0xB8 + r, ...Array.from({ length: 8 }, (_, k) => Number((v >> BigInt(8 * k)) & 0xFFn))];
+      const dx3f8 = [0x66, 0xBA, 0xF8, 0x03];
+      // 64-bit addresses: mov rsi, 0x1_0000_0000 ; mov rcx, 3 ; mov dx, 0x3F8 ; rep outsb
+      let r = run([...movabs(6, 0x100000000n), ...movabs(1, 3n), ...dx3f8, 0xF3, 0x6E]);
+      assert.deepEqual([r.rsi, r.rcx, r.sent], [0x100000003n, 0n, 3]);
+      // the same with DF = 1 (std): RSI goes down
+      r = run([...movabs(6, 0x100000001n), ...movabs(1, 2n), ...dx3f8, 0xFD, 0xF3, 0x6E, 0xFC]);
+      assert.deepEqual([r.rsi, r.rcx], [0xFFFFFFFFn, 0n]);
+      // 32-bit address size (67h) wraps ESI past 0xFFFFFFFF and zero-extends RSI and RCX
+      r = run([...movabs(6, 0xDEAD_FFFFFFFEn), ...movabs(1, 0x1_00000003n), ...dx3f8, 0x67, 0xF3, 0x6E]);
+      assert.deepEqual([r.rsi, r.rcx], [1n, 0n]);
+      // INSB: RDI
+      r = run([...movabs(7, 0x200000n), ...movabs(1, 4n), ...dx3f8, 0xF3, 0x6C]);
+      assert.deepEqual([r.rdi, r.rcx], [0x200004n, 0n]);
+    });
+
     it('answers CPUID from its table and hides VMX', () => {
       // mov eax,1; cpuid; mov r8d,ecx; xor eax,eax; cpuid; cli; hlt
       const code = Uint8Array.from([0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0x41, 0x89, 0xC8, 0x31, 0xC0, 0x0F, 0xA2, 0xFA, 0xF4]);

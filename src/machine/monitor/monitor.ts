@@ -553,6 +553,16 @@ export class Monitor implements VmmHook, InPlaceVmm {
     if (intr & 3) d.set(S.GUEST_INTERRUPTIBILITY_INFO, intr & ~3, 0);
   }
 
+  /**
+   * RSI, RDI or RCX after a string instruction with this address size: a 16-bit one keeps bits 63:16,
+   * a 32-bit one zero-extends, a 64-bit value may be negative (below 0 it wraps to the top).
+   */
+  private setAddressReg(r: number, v: number, asize: number): void {
+    const c = this.machine.cpu;
+    if (asize === 2) c.r[r] = (c.r[r] & ~0xFFFF) | (v & 0xFFFF);
+    else if (asize === 4) { c.r[r] = v | 0; c.rh[r] = 0; } else { c.r[r] = v | 0; c.rh[r] = Math.floor(v / 0x100000000) | 0; }
+  }
+
   /** Writes a guest GPR with x86 width rules (a 4-byte write zero-extends). */
   private setGpr(r: number, v: number, size: number): void {
     const c = this.machine.cpu;
@@ -587,25 +597,22 @@ export class Monitor implements VmmHook, InPlaceVmm {
     const reg = io.direction === 'in' ? 7 : 6;
     const read = (r: number) => (asize === 8 ? (c.rh[r] >>> 0) * 0x100000000 + (c.r[r] >>> 0) : (c.r[r] >>> 0) & mask);
     let count = io.rep ? read(1) : 1;
-    const down = (d.u32(S.GUEST_RFLAGS) & 0x400) !== 0;
+    const step = (d.u32(S.GUEST_RFLAGS) & 0x400) !== 0 ? -size : size;
     let lin = d.num(S.GUEST_LINEAR_ADDRESS);
-    let off = read(reg);
     // one batch at most 64 Ki iterations: a long REP resumes the guest, which exits again
-    let n = Math.min(count, 0x10000);
+    const n = Math.min(count, 0x10000);
     count -= n;
-    for (; n > 0; n--) {
+    for (let k = n; k > 0; k--) {
       if (io.direction === 'in') c.physWrite(lin, size, ports.in(io.port, size));
       else ports.out(io.port, size, c.physRead(lin, size) & (size === 4 ? -1 : (1 << (size * 8)) - 1));
-      lin += down ? -size : size;
-      off = (off + (down ? -size : size)) & mask;
-      if (mask > 0xFFFFFFFF) off = down ? off : off;
+      lin += step;
     }
-    const setReg = (r: number, v: number) => {
-      if (asize === 2) c.r[r] = (c.r[r] & ~0xFFFF) | (v & 0xFFFF);
-      else if (asize === 4) { c.r[r] = v | 0; c.rh[r] = 0; } else { c.r[r] = v | 0; c.rh[r] = Math.floor(v / 0x100000000) | 0; }
-    };
-    setReg(reg, off);
-    if (io.rep) setReg(1, count);
+    // RSI/RDI move by the whole batch, wrapping at the address size (64-bit values stay numbers:
+    // bitwise masking would cut them to 32 bits)
+    const moved = read(reg) + n * step;
+    const off = asize === 8 ? moved : ((moved % (mask + 1)) + (mask + 1)) % (mask + 1);
+    this.setAddressReg(reg, off, asize);
+    if (io.rep) this.setAddressReg(1, count, asize);
     if (count === 0) this.skip();
     return true;
   }
