@@ -21,9 +21,18 @@ import { VmxSnapshot } from './vmxSnapshot';
  * DR7 breakpoints, VMCS check results, the interrupt shadow.
  *
  * Cost: nothing when the launch does not ask for it (no observer is installed, the CPU keeps its
- * block fast path). When on, the CPU runs one instruction per block and each instruction is decoded
- * once more by iced-x86. Outside VMX operation the VMX side costs four compares per instruction; in
- * it, one compare per VmxSnapshot field. Memory: at most `capacity` records (typically ~300 bytes each).
+ * block fast path). When on, the CPU runs one instruction per block and recording runs at roughly
+ * 1-2 million instructions per second (npm run bench:adapter; 100-180 without). Per instruction: the
+ * registers copied into a ring array; the segment, descriptor-table, control and debug registers
+ * compared with the previous record's (SysState, shared until one changes); the instruction's memory
+ * operands evaluated from an AccessPlan that iced-x86 decodes once per decoded instruction of the CPU
+ * (a new Instr whenever the bytes or the mode change), in plain numbers (bigints and accessesAt only
+ * where a number would not be exact); the 144-byte stack window of the previous record compared with
+ * memory (copied into that record only when the instruction changed it, and taken again only when it
+ * moved or changed); translations from a small cache dropped with the CPU's own (codeEpoch). Outside
+ * VMX operation the VMX side costs four compares; in it, one counter compare for the VMCS (writeGen:
+ * the cache is compared, and a diff of the changed fields kept, only when it moved) and one compare
+ * per VmxSnapshot field. Memory: at most `capacity` records, ~300 bytes each plus what they saved.
  *
  * Not restored: device state (a UART byte already sent stays sent, timers keep their time), MSRs
  * other than EFER, FS/GS base and (in VMX operation) those VmxSnapshot keeps, PDPTEs loaded outside
@@ -156,6 +165,11 @@ export interface VmcsDiff {
 }
 
 function vmcsDiff(old: VmcsDiff | null, changed: Int32Array, n: number, lo: Int32Array, hi: Int32Array): VmcsDiff {
+  if (old === null) {
+    const d: VmcsDiff = { slots: changed.slice(0, n), lo: new Int32Array(n), hi: new Int32Array(n) };
+    for (let j = 0; j < n; j++) { d.lo[j] = lo[changed[j]]; d.hi[j] = hi[changed[j]]; }
+    return d;
+  }
   const slots: number[] = old ? Array.from(old.slots) : [];
   const los: number[] = old ? Array.from(old.lo) : [];
   const his: number[] = old ? Array.from(old.hi) : [];
@@ -224,7 +238,10 @@ export class ExecutionHistory implements StepObserver {
   private readonly winPhys = [0, 0];
   private readonly winHost = [0, 0];
   private readonly winLen = [0, 0];
-  private winBuf = new Uint8Array(WINDOW_BYTES);
+  private readonly winBuf = new Uint8Array(WINDOW_BYTES);
+  private readonly winBuf32 = new Int32Array(this.winBuf.buffer);
+  /** The CPU's memory as 32-bit words (for comparing windows). */
+  private mem32: Int32Array | null = null;
   /** The translation cache (see translate) and what it is valid for. */
   private readonly tLin = new Float64Array(XLATE_SLOTS).fill(NaN);
   private readonly tPhys = new Float64Array(XLATE_SLOTS);
@@ -315,12 +332,22 @@ export class ExecutionHistory implements StepObserver {
     const n = this.winCount;
     if (n === 0) return;
     const mem = this.cpu.mem, buf = this.winBuf;
+    if (this.mem32 === null || this.mem32.buffer !== mem.buffer) {
+      this.mem32 = mem.byteOffset % 4 === 0 ? new Int32Array(mem.buffer, mem.byteOffset, mem.byteLength >> 2) : new Int32Array(0);
+    }
+    const m32 = this.mem32, b32 = this.winBuf32;
     let off = 0;
     for (let c = 0; c < n; c++) {
       const h = this.winHost[c], len = this.winLen[c];
-      let k = 0;
-      while (k < len && mem[h + k] === buf[off + k]) k++;
-      if (k < len) {
+      let same = true;
+      if ((h & 3) === 0 && m32.length !== 0) {
+        // (chunks are 16-byte aligned: the window starts on a 16-byte boundary and pages split it)
+        const w = h >> 2, bw = off >> 2;
+        for (let k = 0; k < len >> 2; k++) if (m32[w + k] !== b32[bw + k]) { same = false; break; }
+      } else {
+        for (let k = 0; k < len; k++) if (mem[h + k] !== buf[off + k]) { same = false; break; }
+      }
+      if (!same) {
         const last = this.latest();
         if (last) addPatch(last, this.winPhys[c], buf.slice(off, off + len));
         buf.set(mem.subarray(h, h + len), off);
