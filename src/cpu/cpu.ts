@@ -88,7 +88,8 @@ export interface Watch {
 
 /** Something that wants to see each instruction before it runs (trace, history). Off = null. */
 export interface StepObserver {
-  beforeInstruction(cpu: Cpu, lin: number): void;
+  /** `ins` is the CPU's decoded form of the instruction: a new object whenever its bytes or decoding mode changed. */
+  beforeInstruction(cpu: Cpu, lin: number, ins: Instr): void;
 }
 
 /**
@@ -1547,7 +1548,7 @@ export class Cpu {
 
   /** The slow path for one instruction: observers, then the TF single-step trap (SDM 17.3.1.4). */
   private stepInstruction(ins: Instr, next: number): void {
-    if (this.observer !== null) this.observer.beforeInstruction(this, this.linearRip());
+    if (this.observer !== null) this.observer.beforeInstruction(this, this.linearRip(), ins);
     const tf = this.flags & F.TF;
     const nonRoot = this.nonRoot;
     this.rip = next;

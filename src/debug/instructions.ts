@@ -165,3 +165,104 @@ export function accessesAt(mem: GuestMemory, cpu: Cpu): Access[] {
   }
   return out;
 }
+
+/**
+ * Register operand kinds of an OperandPlan (how to read the register's value as a number): none,
+ * the low byte, AH/CH/DH/BH, 16, 32 or 64 bits, and RIP- or EIP-relative (the displacement is then
+ * relative to the instruction's own RIP: RIP plus it is the target iced-x86 computed).
+ */
+export const REG_NONE = 0, REG_LO8 = 1, REG_HI8 = 2, REG_16 = 3, REG_32 = 4, REG_64 = 5, REG_RIP = 6;
+
+/** One memory operand of an instruction, decoded once (accessPlanAt) and evaluated per execution. */
+export interface OperandPlan {
+  read: boolean;
+  write: boolean;
+  /** Bytes per element (XSAVE: the whole area; a size iced-x86 does not give is 8, as accessesAt takes it). */
+  size: number;
+  baseKind: number;
+  baseReg: number;
+  indexKind: number;
+  indexReg: number;
+  scale: number;
+  /** Displacement as a signed number; relative to the instruction's RIP for a REG_RIP base. */
+  disp: number;
+  /** ES..GS (segment index), or -1. */
+  seg: number;
+  /** 16-bit addressing outside 64-bit mode: the offset wraps at 64 KiB (accessesAt's rule). */
+  wrap16: boolean;
+}
+
+/**
+ * What accessesAt finds for an instruction that does not depend on the registers: its memory
+ * operands (read, written, or both; LEA-like ones are left out), whether a REP prefix spans them,
+ * and in plain numbers, so the addresses come from registers without iced-x86 or bigints. `exact`
+ * is false when a displacement is too large for a number to hold exactly (then use accessesAt).
+ * Valid for as long as the bytes and the decoding mode (cpu.bits) are those it was made from.
+ */
+export interface AccessPlan {
+  ops: OperandPlan[];
+  rep: boolean;
+  exact: boolean;
+  /** The instruction's first bytes: 0F C7 (with an optional 66/F3 prefix: VMCLEAR, VMPTRLD, VMPTRST...) 1, 0F 01 C4 (VMXOFF) 2, else 0. */
+  vmcsOp: number;
+}
+
+const TWO52 = 2 ** 52;
+
+function regKind(r: Register): [number, number] {
+  if (r === Register.None) return [REG_NONE, 0];
+  if (r === Register.RIP) return [REG_RIP, 0];
+  if (r === Register.EIP) return [REG_RIP, 0];
+  if (r >= Register.AH && r <= Register.BH) return [REG_HI8, r - Register.AH];
+  const full = RegisterExt.fullRegister(r);
+  if (full >= Register.RAX && full <= Register.R15) {
+    const size = RegisterExt.size(r);
+    return [size >= 8 ? REG_64 : size === 4 ? REG_32 : size === 2 ? REG_16 : REG_LO8, full - Register.RAX];
+  }
+  return [REG_NONE, 0]; // (regValue: any other register counts as 0)
+}
+
+/** Decodes the instruction at RIP with iced-x86 into an AccessPlan (see there); no operands when its bytes are unreadable. */
+export function accessPlanAt(mem: GuestMemory, cpu: Cpu): AccessPlan {
+  const lin = linearPc(cpu);
+  const bytes = mem.read('linear', lin, 15);
+  const k = bytes[0] === 0x66 || bytes[0] === 0xF3 ? 1 : 0;
+  const vmcsOp = bytes[k] === 0x0F && bytes[k + 1] === 0xC7 ? 1 : bytes[0] === 0x0F && bytes[1] === 0x01 && bytes[2] === 0xC4 ? 2 : 0;
+  const plan: AccessPlan = { ops: [], rep: false, exact: true, vmcsOp };
+  if (bytes.length === 0) return plan;
+  const ip = readRip(cpu);
+  const d = new Decoder(cpuBits(cpu), bytes, DecoderOptions.None);
+  d.ip = ip;
+  infoFactory ??= new InstructionInfoFactory();
+  try {
+    const ins = d.decode();
+    if (ins.isInvalid) { ins.free(); return plan; }
+    const info = infoFactory.info(ins);
+    plan.rep = ins.hasRepPrefix || ins.hasRepePrefix || ins.hasRepnePrefix;
+    for (const m of info.usedMemory() as { base: Register; index: Register; scale: number; displacement: bigint; segment: Register; access: OpAccess; memorySize: number; free(): void }[]) {
+      const ms = m.memorySize;
+      let size = ms === MemorySize.Xsave || ms === MemorySize.Xsave64 ? XSAVE_AREA_BYTES : MemorySizeExt.size(ms);
+      if (size === 0) size = 8;
+      const acc = m.access;
+      const read = acc === OpAccess.Read || acc === OpAccess.CondRead || acc === OpAccess.ReadWrite || acc === OpAccess.ReadCondWrite;
+      const write = acc === OpAccess.Write || acc === OpAccess.CondWrite || acc === OpAccess.ReadWrite || acc === OpAccess.ReadCondWrite;
+      const [baseKind, baseReg] = regKind(m.base);
+      const [indexKind, indexReg] = regKind(m.index);
+      let disp = m.displacement;
+      if (baseKind === REG_RIP) disp -= ip;
+      const dn = Number(BigInt.asIntN(64, disp));
+      if (dn <= -TWO52 || dn >= TWO52) plan.exact = false;
+      const seg = m.segment >= Register.ES && m.segment <= Register.GS ? m.segment - Register.ES : -1;
+      const wrap16 = cpu.bits === 16 && !cpu.mode64 && m.base !== Register.None && RegisterExt.size(m.base) === 2;
+      const scale = m.scale;
+      m.free();
+      if (!read && !write) continue; // LEA, NOP with memory operand
+      plan.ops.push({ read, write, size, baseKind, baseReg, indexKind, indexReg, scale, disp: dn, seg, wrap16 });
+    }
+    info.free();
+    ins.free();
+  } finally {
+    d.free();
+  }
+  return plan;
+}

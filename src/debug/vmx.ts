@@ -366,7 +366,8 @@ export class VmxDebug {
       index: this.exitTotal, reason: d.basic, name: d.name, entryFailure: d.entryFailure, qualification: hexAddr(d.qualification),
       guestRip: hexAddr(d.guestRip), icount: this.vmx!.lastExit.icount, time: Date.now(), summary: d.summary,
     });
-    if (this.exits.length > VmxDebug.MAX_HISTORY) this.exits.splice(0, this.exits.length - VmxDebug.MAX_HISTORY);
+    // dropped in batches: a splice per exit moves the whole list each time (history() shows the last MAX_HISTORY)
+    if (this.exits.length >= 2 * VmxDebug.MAX_HISTORY) this.exits.splice(0, this.exits.length - VmxDebug.MAX_HISTORY);
     return d;
   }
 
@@ -562,7 +563,8 @@ export class VmxDebug {
   }
 
   history(start = 0, count = 1000): { total: number; exits: ExitRecordInfo[] } {
-    return { total: this.exitTotal, exits: this.exits.slice(Math.max(0, start), Math.max(0, start) + Math.max(0, count)) };
+    const from = Math.max(0, this.exits.length - VmxDebug.MAX_HISTORY) + Math.max(0, start);
+    return { total: this.exitTotal, exits: this.exits.slice(from, Math.min(this.exits.length, from + Math.max(0, count))) };
   }
 
   stats(): Record<string, unknown> {

@@ -98,6 +98,8 @@ export function exitAtBlockEnd(c: Cpu, i: Instr, reason: number, qual: number): 
 export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): void {
   const v = vmxOf(c);
   const d = v.vmcs;
+  // the puts below (and saveGuestState's) do not move it themselves
+  d.writeGen++;
   // ---- 28.2: exit information (32-bit and natural-width fields no change counter follows) ----
   d.put(S.VM_EXIT_REASON, reason, 0);
   d.putNum(S.EXIT_QUALIFICATION, qual);

@@ -101,6 +101,13 @@ export class VmcsCache {
    */
   ctlGen = 0;
   guestGen = 0;
+  /**
+   * Moves on every write of a value (set and what calls it, load, clear, changedAll); the VM-exit
+   * path, which writes through put/putNum, moves it once per exit (exit.ts vmExit). Unmoved means
+   * lo/hi are as they were: the execution history (src/debug/history.ts) compares the cache only
+   * when it moved. Never moved back.
+   */
+  writeGen = 0;
   /** ctlGen when the control checks last passed (-1 never); the same for the host checks, with EFER.LMA then. */
   ctlCheckedGen = -1;
   hostCheckedGen = -1;
@@ -125,6 +132,7 @@ export class VmcsCache {
 
   /** Everything may have changed (another VMCS loaded, a snapshot restored into lo/hi). */
   changedAll(): void {
+    this.writeGen++;
     this.ctlGen++;
     this.guestGen++;
   }
@@ -163,6 +171,7 @@ export class VmcsCache {
     const w = SLOT_WIDTH[s];
     const l = w === 0 ? lo & 0xFFFF : lo, h = w === 2 ? hi : 0;
     const g = SLOT_GROUP[s];
+    this.writeGen++;
     if (g !== GROUP_NONE && (this.lo[s] !== l || this.hi[s] !== h)) {
       if (g === GROUP_CONTROL) this.ctlGen++;
       else this.guestGen++;
@@ -185,7 +194,7 @@ export class VmcsCache {
   /**
    * Writes a field without the width mask and change counters of `set`: for the VM-exit path, which
    * writes exit information (no counter) and counts its guest-state changes itself. Returns non-zero
-   * when the value changed.
+   * when the value changed. Does not move writeGen either: a caller moves it (once for all its puts).
    */
   put(s: number, lo: number, hi: number): number {
     const changed = (this.lo[s] ^ lo) | (this.hi[s] ^ hi);
