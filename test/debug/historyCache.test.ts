@@ -1,10 +1,9 @@
 import { strict as assert } from 'assert';
 import * as K from '../../src/cpu/constants';
 import type { Cpu } from '../../src/cpu/cpu';
-import type { Machine } from '../../src/machine/machine';
-import { ExecutionHistory, type HistoryRecord } from '../../src/debug/history';
-import { GuestMemory } from '../../src/debug/memory';
-import { CODE_BASE, DATA_BASE, makeCpu } from '../support/snippet';
+import type { ExecutionHistory } from '../../src/debug/history';
+import { backTo, historyRig } from '../support/historyRig';
+import { CODE_BASE, DATA_BASE } from '../support/snippet';
 
 /**
  * The execution history keeps what it decoded about an instruction (its memory operands) from one
@@ -18,28 +17,10 @@ const le32 = (v: number) => [v & 0xFF, (v >>> 8) & 0xFF, (v >>> 16) & 0xFF, (v >
 const A = DATA_BASE, B = DATA_BASE + 0x1000;
 const OLD = 0xAABBCCDD, NEW = 0x11223344;
 
-function rig(bits: 32 | 64) {
-  const { cpu } = makeCpu(bits);
-  const writeBytes = (phys: number, b: Uint8Array) => { for (let k = 0; k < b.length; k++) cpu.physWrite(phys + k, 1, b[k]); };
-  const mem = new GuestMemory({ cpu, memory: { writeBytes } } as unknown as Machine);
-  const hist = new ExecutionHistory(1 << 12, cpu, mem);
-  cpu.observer = hist;
-  cpu.singleStepChanged();
-  return { cpu, hist };
-}
+const rig = (bits: 32 | 64) => historyRig(bits);
 
 function load(cpu: Cpu, at: number, code: number[]): void {
   code.forEach((b, k) => cpu.physWrite(at + k, 1, b));
-}
-
-/** Steps back until the instruction at `rip` is undone; returns its record. */
-function backTo(hist: ExecutionHistory, rip: number): HistoryRecord {
-  hist.finish();
-  for (;;) {
-    const rec = hist.popAndRestore();
-    assert.ok(rec, `0x${rip.toString(16)} is not in the history`);
-    if (rec.rip === rip) return rec;
-  }
 }
 
 function backToStart(hist: ExecutionHistory): void {

@@ -1,10 +1,8 @@
 import { strict as assert } from 'assert';
 import * as K from '../../src/cpu/constants';
-import type { Machine } from '../../src/machine/machine';
-import { ExecutionHistory, type HistoryRecord } from '../../src/debug/history';
-import { GuestMemory } from '../../src/debug/memory';
 import { findRegister } from '../../src/debug/registers';
 import { X87_INIT } from '../../src/cpu/xstate';
+import { backTo, historyRig } from '../support/historyRig';
 import { CODE_BASE, makeCpu } from '../support/snippet';
 
 /**
@@ -17,23 +15,9 @@ const le32 = (v: number) => [v & 0xFF, (v >>> 8) & 0xFF, (v >>> 16) & 0xFF, (v >
 const AREA = 0x20000, AREA_B = 0x21000;
 
 function rig() {
-  const { cpu } = makeCpu(64);
-  cpu.cr4 |= K.CR4_OSXSAVE;
-  const writeBytes = (phys: number, b: Uint8Array) => { for (let k = 0; k < b.length; k++) cpu.physWrite(phys + k, 1, b[k]); };
-  const mem = new GuestMemory({ cpu, memory: { writeBytes } } as unknown as Machine);
-  const hist = new ExecutionHistory(1 << 10, cpu, mem);
-  cpu.observer = hist;
-  cpu.singleStepChanged();
-  return { cpu, hist };
-}
-
-function backTo(hist: ExecutionHistory, rip: number): HistoryRecord {
-  hist.finish();
-  for (;;) {
-    const rec = hist.popAndRestore();
-    assert.ok(rec, `0x${rip.toString(16)} is not in the history`);
-    if (rec.rip === rip) return rec;
-  }
+  const r = historyRig(64, 1 << 10);
+  r.cpu.cr4 |= K.CR4_OSXSAVE;
+  return r;
 }
 
 describe('history: XSAVE state', () => {
