@@ -6,12 +6,13 @@ import { FIELD_COUNT, slotOf, slotOfEncoding, VMCS_OFF_DATA, VMCS_OFF_LAUNCH } f
 import { installVmxObserverShims, setVmxObserver, type VmxInstructionEvent } from '../cpu/vmx/observer';
 import {
   CONTROL_VECTOR_INFO, CONTROL_VECTORS, controlMask, CONTROLS_BY_VECTOR, decodeExitQualification, decodeExitReason, decodeInstructionInfo,
-  decodeInterruptionInfo, describeExitQualification, EXIT_REASON_CLASSES, exitReasonByNumber, fieldByName, fieldsInArea,
+  decodeInterruptionInfo, EXIT_REASON_CLASSES, exitReasonByNumber, fieldByName, fieldsInArea,
   formatEncoding, formatInstructionError, formatInterruptionInfo, instructionErrorByNumber, instructionInfoKindForExit,
   isReadOnlyField, parseInterruptionInfo, parseIoQualification, VMCS_AREA_TITLES, VMCS_AREAS, VMCS_FIELDS,
   type ControlVector, type DecodedField, type ExitReasonClass, type VmcsField,
 } from '../cpu/vmx/spec';
 import { analyzeAt } from './instructions';
+import { ExitLog, exitSummary, type ExitFacts, type ExitRecordInfo } from './exitLog';
 import type { GuestMemory } from './memory';
 import { hexAddr } from './memory';
 import type { Engine } from './engine';
@@ -45,17 +46,13 @@ const SL = {
   error: ERROR_SLOT,
 };
 
-/** One VM exit as the history lists it. */
-export interface ExitRecordInfo {
-  index: number;
-  reason: number;
-  name: string;
-  entryFailure: boolean;
-  qualification: string;
-  guestRip: string;
-  icount: number;
-  time: number;
-  summary: string;
+export type { ExitRecordInfo } from './exitLog';
+
+/** The exception filter of each basic exit reason (`vmexit:<class>`), null for reasons without a class. */
+const FILTER_BY_REASON: (string | null)[] = Array.from({ length: 0x10000 }, () => null);
+for (let r = 0; r < 256; r++) {
+  const c = exitReasonByNumber(r)?.class;
+  if (c && c !== 'entry-failure') FILTER_BY_REASON[r] = `vmexit:${c}`;
 }
 
 /** The decoded facts of the current (last) VM exit: names for filter conditions and the views. */
@@ -89,16 +86,17 @@ export class VmxDebug {
   vmx: Vmx | null = null;
   private machine: Machine | null = null;
   private engine: Engine | null = null;
-  private lastKey = '';
-  private exits: ExitRecordInfo[] = [];
-  private exitTotal = 0;
-  private byReason = new Map<number, number>();
-  private byPort = new Map<number, { in: number; out: number }>();
-  private byMsr = new Map<number, { read: number; write: number }>();
+  /** The last exit recorded, as Vmx.exitCount, lastExit.icount and lastExit.reason then (-1: none). */
+  private seenCount = -1;
+  private seenIcount = -1;
+  private seenReason = -1;
+  private readonly log = new ExitLog();
+  /** The facts of the last exit recorded, taken when it happened (a VMM or the monitor changes some later). */
+  private readonly facts: ExitFacts = { raw: 0, qualLo: 0, qualHi: 0, ripLo: 0, ripHi: 0, intr: 0, eax: 0, ecx: 0, icount: 0 };
+  private factsValid = false;
   /** VMCS regions the guest has made current (VMPTRLD), for vmcs.read with all: true. */
   readonly knownVmcs = new Set<number>();
   private watches: FieldWatch[] = [];
-  private static readonly MAX_HISTORY = 10_000;
   /**
    * Monitor mode (launch attribute `monitor`): the built-in monitor handles every exit inside the
    * VM exit itself (its doorbell MSR) and re-enters the guest, so the exit is decoded when the
@@ -107,7 +105,7 @@ export class VmxDebug {
    */
   monitorMode = false;
   private monitorStop: StopInfo | null = null;
-  private decoded: { key: string; d: DecodedExit } | null = null;
+  private decoded: DecodedExit | null = null;
 
   constructor(
     private readonly filters: ExceptionFilterRegistry,
@@ -179,7 +177,7 @@ export class VmxDebug {
       vmcsWrite: (c, v, slot, lo, hi, ev) => this.onVmcsWrite(c, v, slot, lo, hi, ev ?? null),
       vmcsSwitch: (c, v) => { if (v.current !== -1) this.knownVmcs.add(v.current); this.checkWatches(null); },
     });
-    this.lastKey = this.exitKey();
+    this.markSeen();
   }
 
   private cpu(): Cpu {
@@ -193,9 +191,16 @@ export class VmxDebug {
     return this.cpu().nonRoot ? 'VMX non-root' : 'VMX root';
   }
 
-  private exitKey(): string {
+  /** Whether the core's last exit is the one recorded last (numbers: this runs at every VM exit). */
+  private seen(v: Vmx): boolean {
+    return v.exitCount === this.seenCount && v.lastExit.icount === this.seenIcount && v.lastExit.reason === this.seenReason;
+  }
+
+  private markSeen(): void {
     const v = this.vmx;
-    return v ? `${v.exitCount}:${v.lastExit.icount}:${v.lastExit.reason}` : '';
+    this.seenCount = v ? v.exitCount : -1;
+    this.seenIcount = v ? v.lastExit.icount : -1;
+    this.seenReason = v ? v.lastExit.reason : -1;
   }
 
   private nextLinear(ev: VmxInstructionEvent | null): number {
@@ -225,12 +230,10 @@ export class VmxDebug {
       if (stop) this.engine?.requestEventStop(stop, c.nonRoot ? c.linearRip() : this.guestResumeLinear(v));
       return;
     }
-    if (this.exitKey() === this.lastKey) return;
-    const d = this.recordExit();
+    if (this.seen(v)) return;
+    const wanted = this.recordExit();
     const watched = this.checkWatches(null, false);
-    let stop: StopInfo | null = null;
-    if (d && !d.entryFailure && d.cls !== 'unknown' && this.wants(`vmexit:${d.cls}`, d.vars)) stop = this.exitStop(d);
-    stop ??= watched;
+    const stop = wanted ?? watched;
     if (stop) this.engine?.requestEventStop(stop, c.linearRip());
   }
 
@@ -246,10 +249,8 @@ export class VmxDebug {
     const v = this.vmx;
     if (!v) return;
     this.decoded = null;
-    const d = this.recordExit();
-    if (!d) return;
-    this.decoded = { key: this.exitKey(), d };
-    if (!d.entryFailure && d.cls !== 'unknown' && this.wants(`vmexit:${d.cls}`, d.vars)) this.monitorStop ??= this.exitStop(d);
+    const wanted = this.recordExit();
+    if (wanted) this.monitorStop ??= wanted;
   }
 
   private wants(filter: string, vars: Record<string, bigint>): boolean {
@@ -266,7 +267,7 @@ export class VmxDebug {
   private onEntryFailure(c: Cpu, v: Vmx, f: EntryFailure, ev: VmxInstructionEvent | null): void {
     const raw = v.lastExit.reason;
     const isExit = !c.nonRoot && (raw & 0x80000000) !== 0 && v.lastExit.icount === c.icount;
-    if (isExit) this.recordExit();
+    if (isExit && !this.seen(v)) this.recordExit();
     const err = v.vmcs.lo[ERROR_SLOT];
     const vars = { reason: BigInt(isExit ? raw & 0xFFFF : 0), error: BigInt(isExit ? 0 : err) };
     if (!this.wants('vm entry failure', vars)) return;
@@ -344,45 +345,43 @@ export class VmxDebug {
 
   // ---- VM exits ---------------------------------------------------------------------------------
 
-  /** Records the exit that just happened (history, statistics). */
-  private recordExit(): DecodedExit | null {
-    this.lastKey = this.exitKey();
-    const d = this.decodeExit();
-    if (!d) return null;
-    this.exitTotal++;
-    this.byReason.set(d.basic, (this.byReason.get(d.basic) ?? 0) + 1);
-    if (d.basic === 30) {
-      const io = parseIoQualification(d.qualification);
-      const s = this.byPort.get(io.port) ?? { in: 0, out: 0 };
-      s[io.direction]++;
-      this.byPort.set(io.port, s);
-    } else if (d.basic === 31 || d.basic === 32) {
-      const msr = Number(d.vars.msr);
-      const s = this.byMsr.get(msr) ?? { read: 0, write: 0 };
-      if (d.basic === 31) s.read++; else s.write++;
-      this.byMsr.set(msr, s);
-    }
-    this.exits.push({
-      index: this.exitTotal, reason: d.basic, name: d.name, entryFailure: d.entryFailure, qualification: hexAddr(d.qualification),
-      guestRip: hexAddr(d.guestRip), icount: this.vmx!.lastExit.icount, time: Date.now(), summary: d.summary,
-    });
-    // dropped in batches: a splice per exit moves the whole list each time (history() shows the last MAX_HISTORY)
-    if (this.exits.length >= 2 * VmxDebug.MAX_HISTORY) this.exits.splice(0, this.exits.length - VmxDebug.MAX_HISTORY);
-    return d;
+  /**
+   * Records the exit that just happened (history, statistics) and returns the stop a filter wants
+   * for it, if any. Numbers only unless the exit's class has a filter set: then it is decoded (and,
+   * for the monitor, kept decoded, since the monitor changes GUEST_RIP and registers next).
+   */
+  private recordExit(): StopInfo | null {
+    this.markSeen();
+    const v = this.vmx;
+    this.factsValid = false;
+    if (!v || !v.hasCurrent || v.lastExit.reason === -1) return null;
+    const d = v.vmcs, c = this.cpu(), f = this.facts;
+    f.raw = d.i32(SL.reason);
+    f.qualLo = d.lo[SL.qual]; f.qualHi = d.hi[SL.qual];
+    f.ripLo = d.lo[SL.rip]; f.ripHi = d.hi[SL.rip];
+    f.intr = d.i32(SL.intr);
+    f.eax = c.r[0]; f.ecx = c.r[1];
+    f.icount = v.lastExit.icount;
+    this.factsValid = true;
+    this.log.add(f);
+    if (f.raw < 0) return null;
+    const filter = FILTER_BY_REASON[f.raw & 0xFFFF];
+    if (filter === null || !this.filters.setting(filter)) return null;
+    const dec = this.decodeExit();
+    if (dec === null) return null;
+    if (this.monitorMode) this.decoded = dec;
+    return this.wants(filter, dec.vars) ? this.exitStop(dec) : null;
   }
 
   /** After every run: a new VM exit? Record it, and stop when a filter wants it. */
   afterRun(): StopInfo | null {
     const v = this.vmx;
     if (!v) return null;
-    const key = this.exitKey();
-    if (key === this.lastKey) return null;
-    const d = this.recordExit();
+    if (this.seen(v)) return null;
+    // an entry failure is reported by the entry-failure event
+    const wanted = this.recordExit();
     const watched = this.checkWatches(null, false);
-    if (!d) return watched;
-    if (d.entryFailure) return watched; // reported by the entry-failure event
-    if (d.cls !== 'unknown' && this.wants(`vmexit:${d.cls}`, d.vars)) return this.exitStop(d);
-    return watched;
+    return wanted ?? watched;
   }
 
   /** The stop for the current exit (also after reverse execution arrives at one). */
@@ -392,7 +391,9 @@ export class VmxDebug {
   }
 
   afterReverse(): void {
-    this.lastKey = this.exitKey();
+    this.markSeen();
+    this.factsValid = false;
+    this.decoded = null;
     const v = this.vmx;
     if (v) for (const w of this.watches) { w.lo = v.vmcs.lo[w.slot]; w.hi = v.vmcs.hi[w.slot]; }
   }
@@ -422,8 +423,9 @@ export class VmxDebug {
     const v = this.vmx;
     if (!v || !v.hasCurrent || v.lastExit.reason === -1) return null;
     // monitor mode: the monitor changed GUEST_RIP and the registers when it handled the exit
-    if (this.monitorMode && this.decoded && this.decoded.key === this.exitKey()) return this.decoded.d;
-    const d = v.vmcs;
+    const current = this.factsValid && this.seen(v);
+    if (this.monitorMode && this.decoded && current) return this.decoded;
+    const d = v.vmcs, f = this.facts;
     const raw = d.u32(SL.reason);
     const dr = decodeExitReason(raw);
     const r = exitReasonByNumber(dr.basic);
@@ -431,7 +433,8 @@ export class VmxDebug {
     const intr = d.i32(SL.intr);
     const vector = intr < 0 ? intr & 0xFF : -1;
     const fields = decodeExitQualification(dr.basic, q, vector >= 0 ? { vector } : {});
-    const rip = d.big(SL.rip);
+    // GUEST_RIP, EAX and ECX as the exit left them (a VMM or the monitor may have moved them since)
+    const rip = current ? BigInt.asUintN(64, (BigInt(f.ripHi) << 32n) | BigInt(f.ripLo >>> 0)) : d.big(SL.rip);
     const lin = BigInt.asUintN(64, d.big(SL.csBase) + rip);
     const len = d.u32(SL.len);
     const cpu = this.cpu();
@@ -440,10 +443,10 @@ export class VmxDebug {
     if (mem && !dr.entryFailure) {
       try { instruction = analyzeAt(mem, cpu, lin, rip)?.text; } catch { instruction = undefined; }
     }
-    const gpr = (i: number) => (BigInt(cpu.rh[i] >>> 0) << 32n) | BigInt(cpu.r[i] >>> 0);
+    const eax = current ? f.eax : cpu.r[0], ecx = current ? f.ecx : cpu.r[1];
     const vars: Record<string, bigint> = {
       reason: BigInt(dr.basic), qualification: q, rip, length: BigInt(len), vector: BigInt(vector >= 0 ? vector : 0),
-      error: BigInt(d.u32(SL.intrErr)), leaf: gpr(0) & 0xFFFFFFFFn, subleaf: gpr(1) & 0xFFFFFFFFn, msr: gpr(1) & 0xFFFFFFFFn,
+      error: BigInt(d.u32(SL.intrErr)), leaf: BigInt(eax >>> 0), subleaf: BigInt(ecx >>> 0), msr: BigInt(ecx >>> 0),
       gpa: d.big(SL.gpa), linear: d.big(SL.linear),
     };
     if (dr.basic === 30) {
@@ -452,11 +455,7 @@ export class VmxDebug {
     } else if (dr.basic === 28) {
       vars.cr = q & 0xFn;
     }
-    let summary = '';
-    try { summary = describeExitQualification(dr.basic, q, vector >= 0 ? { vector } : {}); } catch { summary = ''; }
-    if (dr.basic === 10) summary = `CPUID leaf ${hexAddr(vars.leaf)} subleaf ${hexAddr(vars.subleaf)}`;
-    if (dr.basic === 31 || dr.basic === 32) summary = `${dr.basic === 31 ? 'RDMSR' : 'WRMSR'} ${hexAddr(vars.msr)}`;
-    if (dr.basic === 0 && vector >= 0) summary = formatInterruptionInfo('exit', intr);
+    const summary = exitSummary(dr.basic, q, intr, eax, ecx);
     return {
       raw, basic: dr.basic, name: r?.name ?? `EXIT_REASON_${dr.basic}`, title: r?.sdmName ?? `exit reason ${dr.basic}`,
       cls: r?.class ?? 'unknown', entryFailure: dr.entryFailure, qualification: q, qualificationFields: fields, guestRip: rip,
@@ -481,7 +480,7 @@ export class VmxDebug {
       const d = this.decodeExit();
       if (!d) throw new ExpressionError('no VM exit has happened yet');
       const key = lower.slice(5);
-      const all: Record<string, bigint> = { ...d.vars, count: BigInt(this.exitTotal), entryfailure: d.entryFailure ? 1n : 0n };
+      const all: Record<string, bigint> = { ...d.vars, count: BigInt(this.log.total), entryfailure: d.entryFailure ? 1n : 0n };
       if (key in all) return all[key];
       throw new ExpressionError(`'${name}': the exit names are ${Object.keys(all).join(', ')}`);
     }
@@ -563,17 +562,11 @@ export class VmxDebug {
   }
 
   history(start = 0, count = 1000): { total: number; exits: ExitRecordInfo[] } {
-    const from = Math.max(0, this.exits.length - VmxDebug.MAX_HISTORY) + Math.max(0, start);
-    return { total: this.exitTotal, exits: this.exits.slice(from, Math.min(this.exits.length, from + Math.max(0, count))) };
+    return { total: this.log.total, exits: this.log.entries(start, count) };
   }
 
   stats(): Record<string, unknown> {
-    return {
-      total: this.exitTotal,
-      byReason: [...this.byReason].sort((a, b) => b[1] - a[1]).map(([reason, count]) => ({ reason, name: exitReasonByNumber(reason)?.name ?? String(reason), count })),
-      byPort: [...this.byPort].sort((a, b) => a[0] - b[0]).map(([port, s]) => ({ port: hexAddr(port), in: s.in, out: s.out })),
-      byMsr: [...this.byMsr].sort((a, b) => a[0] - b[0]).map(([msr, s]) => ({ msr: hexAddr(msr), reads: s.read, writes: s.write })),
-    };
+    return this.log.stats();
   }
 }
 

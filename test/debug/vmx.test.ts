@@ -108,6 +108,30 @@ describe('debug adapter: VMX', function () {
     assert.equal(stats.body.total, 2, 'the OUT exit passed');
   });
 
+  it('the last exit keeps its facts while the VMM changes RAX, RCX and GUEST_RIP after it', async () => {
+    dc = newClient();
+    const ev = await start(dc, {}, [{ filterId: 'vmexit:cpuid' }]);
+    assert.match(ev.body.description ?? '', /^VM exit: CPUID \(10\)/);
+    const rip = BigInt(await evaluate(dc, 'exit.rip'));
+    // the handler: mov eax, 0x4402 ; vmread rbx, rax ; cmp ; je ; mov eax, 0x681E ; vmread rcx, rax ;
+    // mov eax, 0x440C ; vmread rdx, rax ; add rcx, rdx ; mov eax, 0x681E ; vmwrite rax, rcx
+    for (let k = 0; k < 11; k++) {
+      const stopped = dc.waitForEvent('stopped');
+      await dc.nextRequest({ threadId: 1 });
+      await stopped;
+    }
+    assert.equal(BigInt(await evaluate(dc, 'rax')), 0x681En, 'the VMM changed RAX');
+    assert.equal(BigInt(await evaluate(dc, 'vmcs.GUEST_RIP')), rip + 2n, 'and GUEST_RIP');
+    assert.equal(BigInt(await evaluate(dc, 'exit.leaf')), 1n);
+    assert.equal(BigInt(await evaluate(dc, 'exit.subleaf')), 0n);
+    assert.equal(BigInt(await evaluate(dc, 'exit.rip')), rip);
+    const last = await vars(dc, (await scope(dc, 'Last VM exit')).variablesReference);
+    assert.match(last.get('instruction')!.value, /^cpuid/);
+    const hist = await dc.customRequest('vmx/exitHistory');
+    assert.deepEqual(hist.body.exits.map((e: { reason: number; summary: string }) => [e.reason, e.summary]),
+      [[30, 'out 0x80, al (port 0x0080, 1 byte)'], [10, 'CPUID leaf 0x1 subleaf 0x0']]);
+  });
+
   it('a failed VMLAUNCH stops naming the check, its section and the field', async () => {
     dc = newClient();
     const ev = await start(dc, { program: VMM_BAD }, []).catch((e) => { throw e; });
