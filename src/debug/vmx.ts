@@ -29,9 +29,10 @@ import { formatValue, type ScopeContext, type ScopeProvider, type VariableNode }
  * Every name, encoding, width, control bit, exit reason and qualification layout comes from the
  * spec tables in src/cpu/vmx/spec; nothing here keeps its own copy.
  *
- * Events: VMfail, failed entries and VMWRITE come from the VMX observer (src/cpu/vmx/observer.ts).
- * VM exits are found after every run of the machine by comparing the exit record; while the guest
- * runs, HOST_RIP is a sentinel breakpoint so the run returns right at the exit.
+ * Events: VMfail, failed entries, VMWRITE and VM exits come from the VMX observer
+ * (src/cpu/vmx/observer.ts); after every run the exit record is compared as well, for exits no
+ * event reported. An exit is logged as numbers (exitLog.ts) and decoded only when a filter for its
+ * class is set or a view asks: a guest under the debugger may exit a million times a second.
  */
 
 export const VMX_MODELS = ['default', 'core2-no-ug'] as const;
