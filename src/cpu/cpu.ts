@@ -550,8 +550,15 @@ export class Cpu {
 
   /** The full EFLAGS value. */
   getFlags(): number {
-    if (this.lzOp === 0) return this.flags;
-    return (this.flags & ~F.ARITH) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
+    const op = this.lzOp;
+    if (op === 0) return this.flags;
+    if ((op & 0xF) === 8) return (this.flags & ~F.ARITH) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
+    // a narrow record in one pass (VM exits save RFLAGS on every exit): PF, ZF and SF from the
+    // result, AF from the operands; CF and OF as getCF and getOF have them
+    const r = this.lzR, m = lzMask(op), s = lzSign(op);
+    const f = (this.flags & ~F.ARITH) | F.PARITY[r & 0xFF] | ((r & m) === 0 ? F.ZF : 0) | (r & s ? F.SF : 0);
+    if (op >> 4 === 5 /* LZ_LOGIC */) return f;
+    return f | ((this.lzA ^ this.lzB ^ r) & F.AF) | this.getCF() | this.getOF();
   }
 
   /** Writes EFLAGS bits selected by `mask`, keeping bit 1 set and unimplemented bits clear. */
