@@ -239,12 +239,12 @@ export class VmcsCache {
 }
 
 /** Bits 63:32 of a number: ToInt32 of a double outside the int32 range takes V8's slow path, so split with plain arithmetic. */
-function numHi(v: number): number {
+export function numHi(v: number): number {
   return v >= 0 && v < TWO32 ? 0 : Math.floor(v / TWO32);
 }
 
 /** Bits 31:0 of a number as an int32, given its numHi. */
-function numLo(v: number, hi: number): number {
+export function numLo(v: number, hi: number): number {
   const l = v - hi * TWO32;
   return l >= 0x80000000 ? l - TWO32 : l;
 }
