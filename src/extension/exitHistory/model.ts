@@ -6,18 +6,10 @@
  */
 import { describeExitQualification, exitReasonByNumber } from '../../cpu/vmx/spec';
 import { parseValue } from '../vmcsTree/model';
+import type { ExitRecordInfo } from '../../debug/exitLog';
 
-export interface ExitRecord {
-  index: number;
-  reason: number;
-  name: string;
-  entryFailure: boolean;
-  qualification: string;
-  guestRip: string;
-  icount: number;
-  time: number;
-  summary: string;
-}
+/** One exit of `vmx/exitHistory`, as the adapter's exit log makes it. */
+export type ExitRecord = ExitRecordInfo;
 
 export interface ExitHistoryResponse { total: number; exits: ExitRecord[] }
 
