@@ -10,6 +10,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
  *   - the guest's MIPS with 1000 breakpoints set versus none (target: within 5%),
  *   - the guest's MIPS on the bare-metal I/O-exit workload under the debugger (every exit is
  *     observed: decoded for the VM-exit list and the stop filters),
+ *   - the same for a guest of the built-in monitor (launch attribute `monitor`),
  *   - the guest's MIPS with reverse execution recording (history on): the ALU loop (no VMX
  *     instruction at all) and the bare-metal I/O-exit workload (a VM exit and VMRESUME every ~15
  *     instructions), 500k instructions each.
@@ -23,6 +24,8 @@ const LOOP = { program: 'bench/workloads/alu64.bin', format: 'flat', mode: 'long
 const HISTORY = { history: { instructions: 100000 }, maxInstructions: 500000 };
 const VMX_IO_PLAIN = { program: 'bench/workloads/vmxio64-bare.bin', format: 'flat', mode: 'long' };
 const VMX_IO = { ...VMX_IO_PLAIN, ...HISTORY };
+/** The post-loop guest (an OUT to port 0x80 every 3 instructions) under the built-in monitor. */
+const MONITOR_IO = { program: 'bench/workloads/vmxio64-guest.bin', format: 'flat', mode: 'long', monitor: { io: { exiting: 'unconditional' } } };
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
@@ -107,6 +110,8 @@ async function main(): Promise<void> {
   console.log(`adapter: guest MIPS, 1000 breakpoints          ${many.toFixed(1)} (${(((many - none) / none) * 100).toFixed(1)}%, target within 5%)`);
   const vmxPlain = await runs(0, VMX_IO_PLAIN);
   console.log(`adapter: guest MIPS, VM exits (no history)    ${vmxPlain.toFixed(2)}`);
+  const monitor = await runs(0, MONITOR_IO);
+  console.log(`adapter: guest MIPS, monitor guest's exits     ${monitor.toFixed(2)}`);
   const hist = await runs(0, { ...LOOP, ...HISTORY });
   console.log(`adapter: guest MIPS, history on (ALU loop)     ${hist.toFixed(3)}`);
   const histVmx = await runs(0, VMX_IO);

@@ -334,6 +334,8 @@ export class VmxDebugSession extends DebugSession {
     }
     this.launchFilters = opts.stopOnVmExit;
     this.exceptionFilters.set(new Map([...this.userFilters, ...this.launchFilters.map((f) => [f.filter, { condition: f.condition }] as const)]));
+    // reverse execution records VM exits and entries as they complete: none handled in place then
+    this.vmx.monitorInPlace = this.vmx.monitorMode && opts.historyInstructions === 0;
     if (opts.historyInstructions > 0) {
       const h = new ExecutionHistory(opts.historyInstructions, this.machine.cpu, this.engine.memory);
       this.engine.history = h;
@@ -360,6 +362,7 @@ export class VmxDebugSession extends DebugSession {
         config,
         onNote: (t) => this.sendEvent(new OutputEvent(`vmx-debug: monitor: ${t}\n`, 'console')),
         onExit: () => this.vmx.onMonitorExit(),
+        afterInPlace: () => this.vmx.afterMonitorResume(),
       });
     } catch (e) {
       if (e instanceof MonitorError) throw new LaunchConfigError('monitor', e.message);

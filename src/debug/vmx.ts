@@ -105,6 +105,12 @@ export class VmxDebug {
    * at the guest instruction where the guest resumes.
    */
   monitorMode = false;
+  /**
+   * Monitor mode without reverse execution: the monitor may handle I/O and CPUID exits in place (no
+   * world switch, as when no debugger runs it); this side hears of them through onMonitorExit and
+   * afterMonitorResume. With history on every exit completes architecturally.
+   */
+  monitorInPlace = false;
   private monitorStop: StopInfo | null = null;
   private decoded: DecodedExit | null = null;
 
@@ -170,7 +176,10 @@ export class VmxDebug {
     if (model === 'none') return;
     this.vmx = machine.vmx ?? attachVmx(machine.cpu, model, { lockFeatureControl: true });
     installVmxObserverShims(ERROR_SLOT, slotOfEncoding);
+    const self = this;
     setVmxObserver(machine.cpu, {
+      // monitor mode: exits the monitor handles in place reach onMonitorExit and afterMonitorResume
+      get seesInPlaceExits() { return self.monitorInPlace; },
       vmExit: (c, v) => this.onVmExit(c, v),
       vmEntry: (c, v) => this.onEntry(c, v),
       entryFailure: (c, v, f, ev) => this.onEntryFailure(c, v, f, ev),
@@ -236,6 +245,13 @@ export class VmxDebug {
     const watched = this.checkWatches(null, false);
     const stop = wanted ?? watched;
     if (stop) this.engine?.requestEventStop(stop, c.linearRip());
+  }
+
+  /** The monitor resumed its guest after an exit it handled in place: a stop a filter wanted is taken where the guest resumes. */
+  afterMonitorResume(): void {
+    const stop = this.monitorStop;
+    this.monitorStop = null;
+    if (stop) this.engine?.requestEventStop(stop, this.cpu().linearRip());
   }
 
   /** Where the monitor's guest resumes: GUEST_CS_BASE + GUEST_RIP of the current VMCS. */

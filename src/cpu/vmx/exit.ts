@@ -12,7 +12,7 @@ const P1_SECONDARY = controlMask('CPU_BASED_ACTIVATE_SECONDARY_CONTROLS');
 const P2_VPID = controlMask('SECONDARY_EXEC_ENABLE_VPID');
 import { SHADOW_NONE, SHADOW_STI, Vmx, vmxOf } from './state';
 import { VMCS_OFF_ABORT, numHi, numLo, type VmcsCache } from './vmcs';
-import { hasVmxObserver, notifyVmExit } from './observer';
+import { exitsObserved, notifyVmExit } from './observer';
 import { leaveGuestDebug, savedPendingDebug } from './mtf';
 
 /**
@@ -137,7 +137,8 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
 }
 
 /**
- * Whether an exit may be handled in place (state.ts InPlaceVmm): nobody observes VMX events, no MSR
+ * Whether an exit may be handled in place (state.ts InPlaceVmm): no observer needs the exit to
+ * complete (observer.ts exitsObserved), no MSR
  * is stored or loaded on the way, and VM entry would load back exactly what this exit saved (debug
  * controls, EFER and PAT saved and loaded in pairs), so skipping the host state changes nothing the
  * guest can see. MTF is left to the architectural path.
@@ -145,7 +146,7 @@ export function vmExit(c: Cpu, reason: number, qual: number, guestRip: number): 
 function inPlaceAllowed(c: Cpu, v: Vmx): boolean {
   const d = v.vmcs;
   // everything but the observer is a control field: decided once per ctlGen
-  if (d.ctlGen === v.inPlaceCtlGen) return v.inPlaceOk && !hasVmxObserver(c);
+  if (d.ctlGen === v.inPlaceCtlGen) return v.inPlaceOk && !exitsObserved(c);
   v.inPlaceCtlGen = d.ctlGen;
   v.inPlaceOk = false;
   const exitCtl = d.i32(S.VM_EXIT_CONTROLS), entryCtl = d.i32(S.VM_ENTRY_CONTROLS);
@@ -155,7 +156,7 @@ function inPlaceAllowed(c: Cpu, v: Vmx): boolean {
   if (d.i32(S.CPU_BASED_VM_EXEC_CONTROL) & P1_MTF) return false;
   if (d.i32(S.VM_EXIT_MSR_STORE_COUNT) !== 0 || d.i32(S.VM_ENTRY_MSR_LOAD_COUNT) !== 0) return false;
   v.inPlaceOk = true;
-  return !hasVmxObserver(c);
+  return !exitsObserved(c);
 }
 
 /**

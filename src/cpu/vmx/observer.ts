@@ -38,6 +38,12 @@ export interface VmxObserver {
   vmEntry?(cpu: Cpu, vmx: Vmx): void;
   /** VMPTRLD / VMCLEAR / VMXOFF changed the current VMCS. */
   vmcsSwitch?(cpu: Cpu, vmx: Vmx, ev?: VmxInstructionEvent | null): void;
+  /**
+   * True while the observer hears of exits an in-place VMM handles (state.ts InPlaceVmm) from that
+   * VMM itself (the debugger from the built-in monitor): such exits then need not complete
+   * architecturally for it. Absent or false: every exit completes and reaches vmExit.
+   */
+  readonly seesInPlaceExits?: boolean;
 }
 
 const observers = new WeakMap<Cpu, VmxObserver>();
@@ -57,9 +63,11 @@ export function vmxObserverOf(cpu: Cpu): VmxObserver | undefined {
 
 // ---- the calls the core makes ----------------------------------------------------------------
 
-/** Whether anything observes this CPU's VMX events (the in-place exit path is then not taken). */
-export function hasVmxObserver(c: Cpu): boolean {
-  return observed !== 0 && observers.has(c);
+/** Whether an observer needs this CPU's VM exits to complete architecturally (no in-place handling then). */
+export function exitsObserved(c: Cpu): boolean {
+  if (observed === 0) return false;
+  const o = observers.get(c);
+  return o !== undefined && o.seesInPlaceExits !== true;
 }
 
 export function notifyVmExit(c: Cpu): void {

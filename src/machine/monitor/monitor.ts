@@ -96,6 +96,8 @@ export interface MonitorOptions {
   config?: MonitorConfig;
   /** Called for every exit before it is handled (`--trace-exits`). */
   onExit?: (e: ExitEvent) => void;
+  /** Called when the guest resumes after an exit handled in place (the debugger takes a stop it wanted there). */
+  afterInPlace?: () => void;
   /** Where the monitor's notes go (dropped optional controls, ...). */
   onNote?: (text: string) => void;
 }
@@ -147,6 +149,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
   /** A stop the configuration asked for (stopOn): reported once, then the guest resumes. */
   private report: RunOutcome | null = null;
   private readonly onExit: ((e: ExitEvent) => void) | null;
+  private readonly afterInPlace: (() => void) | null;
   private readonly stopOn = new Uint8Array(128);
   private readonly exitEvent: ExitEvent = { reason: 0, qualification: 0, guestRip: 0, instructionLength: 0, intrInfo: 0, index: 0 };
 
@@ -156,6 +159,7 @@ export class Monitor implements VmmHook, InPlaceVmm {
     this.vmx = machine.vmx;
     this.config = opts.config ?? { ...DEFAULT_CONFIG };
     this.onExit = opts.onExit ?? null;
+    this.afterInPlace = opts.afterInPlace ?? null;
     for (const r of this.config.stopOn) if (r < 128) this.stopOn[r] = 1;
     const cpu = machine.cpu;
     const top = Math.min(machine.memory.lowRamSize, 64 * 1024 * 1024);
@@ -502,7 +506,10 @@ export class Monitor implements VmmHook, InPlaceVmm {
     this.count(reason);
     if (reason === EXIT_IO) this.io();
     else this.cpuid();
-    if (resumeInPlace(this.machine.cpu, this.vmx)) return true;
+    if (resumeInPlace(this.machine.cpu, this.vmx)) {
+      if (this.afterInPlace !== null) this.afterInPlace();
+      return true;
+    }
     this.handledInPlace = true;
     return false;
   }
