@@ -47,14 +47,11 @@ const SL = {
   error: ERROR_SLOT,
 };
 
-export type { ExitRecordInfo } from './exitLog';
-
-/** The exception filter of each basic exit reason (`vmexit:<class>`), null for reasons without a class. */
-const FILTER_BY_REASON: (string | null)[] = Array.from({ length: 0x10000 }, () => null);
-for (let r = 0; r < 256; r++) {
+/** The exception filter of each basic exit reason below 256 (`vmexit:<class>`), null for reasons without a class. */
+const FILTER_BY_REASON: (string | null)[] = Array.from({ length: 256 }, (_, r) => {
   const c = exitReasonByNumber(r)?.class;
-  if (c && c !== 'entry-failure') FILTER_BY_REASON[r] = `vmexit:${c}`;
-}
+  return c && c !== 'entry-failure' ? `vmexit:${c}` : null;
+});
 
 /** The decoded facts of the current (last) VM exit: names for filter conditions and the views. */
 export interface DecodedExit {
@@ -382,7 +379,7 @@ export class VmxDebug {
     this.factsValid = true;
     this.log.add(f);
     if (f.raw < 0) return null;
-    const filter = FILTER_BY_REASON[f.raw & 0xFFFF];
+    const filter = FILTER_BY_REASON[f.raw & 0xFFFF] ?? null;
     if (filter === null || !this.filters.setting(filter)) return null;
     const dec = this.decodeExit();
     if (dec === null) return null;

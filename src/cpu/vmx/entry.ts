@@ -252,7 +252,8 @@ function startNonRoot(c: Cpu, v: Vmx): void {
  * startNonRoot for a quiet guest state (entryChecks.ts entryPassesQuietly: active, no blocking, no
  * pending debug exceptions, nothing to inject) under controls without the preemption timer, window
  * exiting, MTF or APIC-access virtualization: what startNonRoot, apicAccessEnter and
- * enterMtfAndDebug then do, without reading it all again. It must stay that; the monitor's
+ * enterMtfAndDebug then do after resumeInPlace's leaveGuestDebug (which already cleared the debug
+ * traps and a pending MTF), without reading it all again. It must stay that; the monitor's
  * differential tests (test/machine/monitorFastPath.test.ts) compare it against architectural entries.
  */
 function startQuietly(c: Cpu, v: Vmx, plan: ResumePlan): void {
@@ -266,9 +267,6 @@ function startQuietly(c: Cpu, v: Vmx, plan: ResumePlan): void {
   v.guestActivity = 0;
   c.apicPending = 0;
   c.apicPage = -1;
-  c.pendingDb = 0;
-  c.dbTrap = 0;
-  v.mtfPending = false;
   v.mtfIcount = -1;
   if (plan.extIntrExiting && c.interruptPending()) c.events |= EV_VMX;
 }
